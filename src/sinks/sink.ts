@@ -17,6 +17,12 @@ export interface Sink {
   readonly timeoutMs?: number;
   /** Windows kept while exports are pending or retried; default 60. */
   readonly maxBacklog?: number;
+  /**
+   * Sink-specific health numbers (e.g. `requests_throttled`, `pending_datapoints`), read once per window and
+   * published as the gauge `scalesignal.sink.<key>{sink=<name>}`. The dispatcher already publishes
+   * windows sent / failed / dropped and the last export latency for every sink.
+   */
+  stats?(): Readonly<Record<string, number>>;
 }
 
 export class SinkError extends Error {
