@@ -16,10 +16,10 @@ export interface ObservedValue {
 
 export interface GaugeOptions extends InstrumentOptions {
   /**
-   * Polled once per window, never overlapping, abandoned after `observeTimeoutMs`.
+   * Polled once per window, never overlapping; `signal` aborts after `observeTimeoutMs` (pass it to your SDK call).
    * Return a number, or one value per label set. A throw, a rejection or a timeout is counted, never propagated.
    */
-  observe?: () => number | readonly ObservedValue[] | Promise<number | readonly ObservedValue[]>;
+  observe?: (signal: AbortSignal) => number | readonly ObservedValue[] | Promise<number | readonly ObservedValue[]>;
 }
 
 export interface BoundCounter {

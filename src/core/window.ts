@@ -33,7 +33,10 @@ export interface SeriesWindow {
   readonly count: number;
   /** Sum of recorded values (counters: the increase in this window). */
   readonly sum: number;
-  /** Smallest / largest value in the window; for gauges this includes the value held at the window's start. */
+  /**
+   * Smallest / largest value in the window; for gauges this includes the value held at the window's start.
+   * NaN for counters (an add's size is not a signal) and for empty histograms.
+   */
   readonly min: number;
   readonly max: number;
   /** Gauges: the value at the window's end. Counters and histograms: the last recorded value (NaN when none). */

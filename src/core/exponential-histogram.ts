@@ -1,0 +1,146 @@
+/**
+ * Base-2 exponential histogram at a fixed scale (the OTel ExponentialHistogram layout):
+ * base = 2^(2^-scale), bucket i covers (base^i, base^(i+1)].
+ *
+ * The index comes from the float's exponent and its top mantissa bits plus a small table, never Math.log:
+ * the top `scale + 4` mantissa bits select a linear sub-bin narrower than any log bucket, the table gives the
+ * log bucket of that sub-bin's lower edge, and one comparison against the next boundary settles it.
+ */
+
+/** Octaves covered by the dense bucket array: values from 2^MIN_EXPONENT to 2^MAX_EXPONENT. */
+export const MIN_EXPONENT = -20; // ~9.5e-7: a microsecond in ms, a byte fraction
+export const MAX_EXPONENT = 44; // ~1.8e13: an hour in ns, terabytes
+export const MIN_SCALE = 0;
+export const MAX_SCALE = 8;
+
+export interface BucketMapping {
+  readonly scale: number;
+  /** Buckets per octave, 2^scale. */
+  readonly perOctave: number;
+  /** Dense bucket count, excluding the zero bucket. */
+  readonly size: number;
+  /** Absolute OTel index of dense bucket 0. */
+  readonly offset: number;
+  /** Dense index (0..size-1) of a positive finite value; out-of-range values clamp to the edges. */
+  denseIndex(value: number): number;
+  /** Lower / upper bound of the absolute bucket index. */
+  lowerBound(index: number): number;
+  upperBound(index: number): number;
+}
+
+const scratch = new Float64Array(1);
+const scratchHi = new Uint32Array(scratch.buffer);
+// Little-endian: the high word (sign, exponent, top 20 mantissa bits) is element 1.
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+const mappings = new Map<number, BucketMapping>();
+
+export function bucketMapping(scale: number): BucketMapping {
+  let mapping = mappings.get(scale);
+  if (mapping === undefined) {
+    mapping = createMapping(scale);
+    mappings.set(scale, mapping);
+  }
+  return mapping;
+}
+
+function createMapping(scale: number): BucketMapping {
+  if (!Number.isInteger(scale) || scale < MIN_SCALE || scale > MAX_SCALE) {
+    throw new RangeError(`histogram scale must be an integer from ${MIN_SCALE} to ${MAX_SCALE}, got ${scale}`);
+  }
+  const perOctave = 1 << scale;
+  const subBits = scale + 4;
+  const subShift = 20 - subBits;
+  const subBins = 1 << subBits;
+  // boundaries[k] = 2^(k / perOctave), k = 0..perOctave; the significand of bucket k's upper bound is boundaries[k+1].
+  const boundaries = new Float64Array(perOctave + 1);
+  for (let k = 0; k <= perOctave; k++) boundaries[k] = Math.pow(2, k / perOctave);
+  boundaries[perOctave] = 2;
+  // lowerBucket[j]: the in-octave bucket k with boundaries[k] < (1 + j/subBins) <= boundaries[k+1], or -1 at 1.0.
+  const lowerBucket = new Int16Array(subBins);
+  for (let j = 0; j < subBins; j++) {
+    const edge = 1 + j / subBins;
+    let k = -1;
+    while (k + 1 < perOctave && boundaries[k + 1] < edge) k++;
+    lowerBucket[j] = k;
+  }
+  const offset = MIN_EXPONENT * perOctave;
+  const size = (MAX_EXPONENT - MIN_EXPONENT) * perOctave;
+  const maxDense = size - 1;
+  const expBias = 1023 + MIN_EXPONENT;
+
+  const denseIndex = (value: number): number => {
+    scratch[0] = value;
+    const hi = scratchHi[HI];
+    const biased = hi >>> 20; // sign is 0: callers pass positive values only
+    const j = (hi & 0xfffff) >>> subShift;
+    let k = lowerBucket[j];
+    // Significand in [1, 2): rebuild the double with a zero exponent.
+    scratchHi[HI] = (hi & 0xfffff) | 0x3ff00000;
+    if (scratch[0] > boundaries[k + 1]) k++;
+    const dense = (biased - expBias) * perOctave + k;
+    return dense < 0 ? 0 : dense > maxDense ? maxDense : dense;
+  };
+
+  return {
+    scale,
+    perOctave,
+    size,
+    offset,
+    denseIndex,
+    lowerBound: (index) => Math.pow(2, index / perOctave),
+    upperBound: (index) => Math.pow(2, (index + 1) / perOctave),
+  };
+}
+
+/** The value reported for a bucket: the harmonic mean 2lu/(l+u) keeps relative error <= (base-1)/(base+1). */
+export function bucketRepresentative(mapping: BucketMapping, index: number): number {
+  const lower = mapping.lowerBound(index);
+  const upper = mapping.upperBound(index);
+  return (2 * lower * upper) / (lower + upper);
+}
+
+/**
+ * Quantile (nearest rank: the value of rank ceil(q * n)) from dense counts, clamped to [min, max].
+ * `counts[i]` is absolute bucket `offset + i`.
+ */
+export function quantileFromBuckets(
+  mapping: BucketMapping,
+  offset: number,
+  counts: ArrayLike<number>,
+  zeroCount: number,
+  q: number,
+  min: number,
+  max: number,
+): number {
+  let total = zeroCount;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total === 0) return NaN;
+  const rank = Math.max(1, Math.ceil(q * total));
+  if (rank <= zeroCount) return clamp(0, min, max);
+  let seen = zeroCount;
+  for (let i = 0; i < counts.length; i++) {
+    seen += counts[i];
+    if (seen >= rank) return clamp(bucketRepresentative(mapping, offset + i), min, max);
+  }
+  return max;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return value < min ? min : value > max ? max : value;
+}
+
+/** Merges histograms of one scale: returns a dense array spanning both. */
+export function mergeBuckets(
+  a: { offset: number; counts: ArrayLike<number> },
+  b: { offset: number; counts: ArrayLike<number> },
+): { offset: number; counts: number[] } {
+  if (a.counts.length === 0) return { offset: b.offset, counts: Array.from(b.counts) };
+  if (b.counts.length === 0) return { offset: a.offset, counts: Array.from(a.counts) };
+  const offset = Math.min(a.offset, b.offset);
+  const end = Math.max(a.offset + a.counts.length, b.offset + b.counts.length);
+  const counts = new Array<number>(end - offset).fill(0);
+  for (let i = 0; i < a.counts.length; i++) counts[a.offset - offset + i] += a.counts[i];
+  for (let i = 0; i < b.counts.length; i++) counts[b.offset - offset + i] += b.counts[i];
+  return { offset, counts };
+}

@@ -1,0 +1,225 @@
+/**
+ * The sealer turns one finished slot of every lane into an immutable Window, then clears that slot.
+ * It runs on the main thread, off the hot path, once per interval.
+ */
+import { bucketMapping, quantileFromBuckets, type BucketMapping } from './exponential-histogram.js';
+import { clearSlot, PAGE_SIZE } from './lane.js';
+import type { Series, SeriesTable } from './series.js';
+import type { HistogramBuckets, Resource, SeriesWindow, Window } from './window.js';
+
+export interface SealRequest {
+  /** Window sequence: floor(start / intervalMs). */
+  readonly sequence: number;
+  readonly start: number;
+  readonly end: number;
+  /** Slot to read, or -1 for a second that no lane could write (its slot is reused by a later second). */
+  readonly slot: number;
+}
+
+export class Sealer {
+  private readonly scratch: Float64Array;
+  private readonly mapping: BucketMapping;
+
+  constructor(
+    private readonly table: SeriesTable,
+    scale: number,
+    private readonly resource: Resource,
+    private readonly idleWindows: number,
+  ) {
+    this.mapping = bucketMapping(scale);
+    this.scratch = new Float64Array(this.mapping.size);
+  }
+
+  seal(request: SealRequest): Window {
+    const seconds = (request.end - request.start) / 1000;
+    const series: SeriesWindow[] = [];
+    const evictable: Series[] = [];
+    for (const entry of this.table.all) {
+      const window = this.sealSeries(entry, request, seconds);
+      if (window !== undefined) series.push(Object.freeze(window));
+      if (this.idleWindows > 0 && this.isIdle(entry, request.sequence)) evictable.push(entry);
+    }
+    for (const entry of evictable) {
+      const family = this.table.families.get(entry.metric.name);
+      if (family !== undefined) this.table.evict(entry, family);
+    }
+    return Object.freeze({
+      start: request.start,
+      end: request.end,
+      resource: this.resource,
+      series: Object.freeze(series),
+    });
+  }
+
+  private isIdle(entry: Series, sequence: number): boolean {
+    if (entry.pinned || entry.locations.length > 1) return false;
+    if (sequence - entry.lastActive < this.idleWindows) return false;
+    // A gauge that still holds a non-zero value is state, not an idle series.
+    if (entry.metric.kind === 'gauge') {
+      const value = entry.previousByLane[0];
+      return value === 0 || Number.isNaN(value);
+    }
+    return true;
+  }
+
+  private sealSeries(entry: Series, request: SealRequest, seconds: number): SeriesWindow | undefined {
+    const { slot } = request;
+    let count = 0;
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    let last = NaN;
+    let gaugeValue = 0;
+    let gaugeSeen = false;
+    let minLow = 0;
+    let maxHigh = 0;
+    const kind = entry.metric.kind;
+    for (let lane = 0; lane < entry.locations.length; lane++) {
+      const { page, index } = entry.locations[lane];
+      let laneCount = 0;
+      let laneMin = Infinity;
+      let laneMax = -Infinity;
+      let laneLast = NaN;
+      if (slot >= 0) {
+        const o = slot * PAGE_SIZE + index;
+        laneCount = page.count[o];
+        if (laneCount > 0) {
+          count += laneCount;
+          sum += page.sum[o];
+          laneMin = page.min[o];
+          laneMax = page.max[o];
+          laneLast = page.last[o];
+          if (laneMin < min) min = laneMin;
+          if (laneMax > max) max = laneMax;
+          last = laneLast;
+        }
+      }
+      if (kind === 'gauge') {
+        // Gauges across lanes add up (each thread holds its part, like an up-down counter).
+        const previous = entry.previousByLane[lane] ?? NaN;
+        const end = laneCount > 0 ? laneLast : previous;
+        if (!Number.isNaN(end)) {
+          gaugeSeen = true;
+          gaugeValue += end;
+          const startValue = Number.isNaN(previous) ? end : previous;
+          minLow += Math.min(startValue, laneCount > 0 ? laneMin : end);
+          maxHigh += Math.max(startValue, laneCount > 0 ? laneMax : end);
+        }
+        entry.previousByLane[lane] = end;
+      }
+    }
+    if (count > 0) entry.lastActive = request.sequence;
+
+    const base = {
+      name: entry.metric.name,
+      unit: entry.metric.unit,
+      description: entry.metric.description,
+      kind,
+      labels: entry.labels,
+      key: entry.key,
+    };
+    if (kind === 'gauge') {
+      if (slot >= 0) this.clear(entry, slot);
+      if (!gaugeSeen) return undefined;
+      return {
+        ...base,
+        count,
+        sum,
+        min: minLow,
+        max: maxHigh,
+        last: gaugeValue,
+        rate: count / seconds,
+        total: gaugeValue,
+        p50: NaN,
+        p90: NaN,
+        p95: NaN,
+        p99: NaN,
+      };
+    }
+    if (kind === 'counter') {
+      entry.total += sum;
+      if (slot >= 0) this.clear(entry, slot);
+      return {
+        ...base,
+        count,
+        sum,
+        min: NaN,
+        max: NaN,
+        last,
+        rate: sum / seconds,
+        total: entry.total,
+        p50: NaN,
+        p90: NaN,
+        p95: NaN,
+        p99: NaN,
+      };
+    }
+    const buckets = count > 0 ? this.collectBuckets(entry, slot, min, max) : EMPTY_BUCKETS(this.mapping.scale);
+    if (slot >= 0) this.clear(entry, slot);
+    const q = (p: number) =>
+      count > 0 ? quantileFromBuckets(this.mapping, buckets.offset, buckets.counts, buckets.zeroCount, p, min, max) : NaN;
+    return {
+      ...base,
+      count,
+      sum,
+      min: count > 0 ? min : NaN,
+      max: count > 0 ? max : NaN,
+      last,
+      rate: count / seconds,
+      total: count,
+      p50: q(0.5),
+      p90: q(0.9),
+      p95: q(0.95),
+      p99: q(0.99),
+      buckets,
+    };
+  }
+
+  /** Sums the slot's buckets of every lane over [index(min), index(max)] only: the rest is known to be zero. */
+  private collectBuckets(entry: Series, slot: number, min: number, max: number): HistogramBuckets {
+    const { mapping, scratch } = this;
+    const stride = mapping.size + 1;
+    const low = min > 0 ? mapping.denseIndex(min) : 0;
+    const high = max > 0 ? mapping.denseIndex(max) : -1;
+    let zeroCount = 0;
+    for (let i = low; i <= high; i++) scratch[i] = 0;
+    for (const { buckets } of entry.locations) {
+      if (buckets === null) continue;
+      const base = slot * stride;
+      zeroCount += buckets[base + mapping.size];
+      for (let i = low; i <= high; i++) scratch[i] += buckets[base + i];
+    }
+    let first = low;
+    let lastNonZero = high;
+    while (first <= high && scratch[first] === 0) first++;
+    while (lastNonZero >= first && scratch[lastNonZero] === 0) lastNonZero--;
+    const counts: number[] = [];
+    for (let i = first; i <= lastNonZero; i++) counts.push(scratch[i]);
+    return Object.freeze({
+      scale: mapping.scale,
+      offset: counts.length > 0 ? mapping.offset + first : 0,
+      counts: Object.freeze(counts),
+      zeroCount,
+    });
+  }
+
+  private clear(entry: Series, slot: number): void {
+    const stride = this.mapping.size + 1;
+    for (const location of entry.locations) {
+      const o = slot * PAGE_SIZE + location.index;
+      const { buckets, page } = location;
+      if (buckets !== null && page.count[o] > 0) {
+        const base = slot * stride;
+        const low = page.min[o] > 0 ? this.mapping.denseIndex(page.min[o]) : 0;
+        const high = page.max[o] > 0 ? this.mapping.denseIndex(page.max[o]) : -1;
+        buckets.fill(0, base + low, base + high + 1);
+        buckets[base + this.mapping.size] = 0;
+      }
+      clearSlot(page, slot, location.index);
+    }
+  }
+}
+
+function EMPTY_BUCKETS(scale: number): HistogramBuckets {
+  return Object.freeze({ scale, offset: 0, counts: Object.freeze([]) as readonly number[], zeroCount: 0 });
+}

@@ -1,0 +1,21 @@
+export { createMetrics } from './core/metrics.js';
+export { ConfigError } from './core/options.js';
+export { consoleSink, type ConsoleSinkOptions } from './sinks/console.js';
+export { SinkError, type Sink } from './sinks/sink.js';
+export type {
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  Counter,
+  Gauge,
+  GaugeOptions,
+  Histogram,
+  InstrumentOptions,
+  LabelInput,
+  Logger,
+  Metrics,
+  MetricsOptions,
+  ObservedValue,
+  StopTimer,
+} from './core/api.js';
+export type { HistogramBuckets, Labels, MetricKind, Resource, SeriesWindow, Window } from './core/window.js';
