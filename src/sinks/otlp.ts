@@ -45,7 +45,11 @@ export interface OtlpSinkOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 800;
-/** Our own deadline sits just past the exporter's socket timeout, which misses a server that trickles bytes. */
+/**
+ * Our own deadline sits just past the exporter's socket timeout (which misses a server that trickles bytes), and
+ * `Sink.timeoutMs` just past ours: an export always settles before the dispatcher gives up on it, so a retry
+ * never runs alongside the attempt it replaces.
+ */
 const GUARD_MARGIN_MS = 100;
 /** Windows whose points are kept for an identical resend; bounded like the dispatcher's backlog. */
 const MAX_CACHED_WINDOWS = 256;
@@ -91,13 +95,14 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   // Start importing now, in the background: the first window should not spend its timeout loading modules.
   load().catch(() => {});
 
-  const send = (exporter: OTLPMetricExporter, metrics: ResourceMetrics): Promise<void> =>
+  /** Sends one request, settling by `deadline` whatever the socket does. */
+  const send = (exporter: OTLPMetricExporter, metrics: ResourceMetrics, deadline: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       let settled = false;
       const guard = setTimeout(() => {
         settled = true;
         reject(new SinkError(`OTLP export timed out after ${timeoutMs + GUARD_MARGIN_MS} ms`, { retryable: true }));
-      }, timeoutMs + GUARD_MARGIN_MS);
+      }, Math.max(0, deadline - Date.now()));
       exporter.export(metrics, (result) => {
         if (settled) return;
         settled = true;
@@ -108,6 +113,25 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
       });
     });
 
+  /** The module import counts against the same deadline, so an export never outlives `timeoutMs` below. */
+  const loadBy = (deadline: number) =>
+    new Promise<Awaited<ReturnType<typeof load>>>((resolve, reject) => {
+      const guard = setTimeout(
+        () => reject(new SinkError('OTLP sink: still loading the OpenTelemetry exporter', { retryable: true })),
+        Math.max(0, deadline - Date.now()),
+      );
+      load().then(
+        (value) => {
+          clearTimeout(guard);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(guard);
+          reject(error);
+        },
+      );
+    });
+
   return {
     name: options.name ?? 'otlp',
     timeoutMs: timeoutMs + 2 * GUARD_MARGIN_MS,
@@ -115,7 +139,8 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
 
     async export(windows: readonly Window[]): Promise<void> {
       if (windows.length === 0) return;
-      const { otel, exporter, converter } = await load();
+      const deadline = Date.now() + timeoutMs + GUARD_MARGIN_MS;
+      const { otel, exporter, converter } = await loadBy(deadline);
       const keys: string[] = [];
       for (const w of windows) {
         const key = `${w.start}:${w.end}`;
@@ -144,7 +169,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
         for (const group of groups.values()) {
           if (group.points.length === 0) continue;
           lastPoints = group.points.length;
-          await send(exporter, toResourceMetrics(otel, group.resource, group.points, converter.temporality));
+          await send(exporter, toResourceMetrics(otel, group.resource, group.points, converter.temporality), deadline);
           pointsSent += group.points.length;
         }
       } catch (error) {
