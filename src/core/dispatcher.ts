@@ -97,6 +97,8 @@ export class SinkRunner {
           this.health.retries++;
           this.options.onOutcome(this.sink.name, 'retried', batch.length, latency);
           this.report(`export failed (${this.health.lastError}); retry ${this.attempt}`);
+          // flush() waits for an attempt, not for a backend to come back.
+          this.releaseWaiters();
           await this.backoff();
           continue;
         }
@@ -108,10 +110,14 @@ export class SinkRunner {
       }
     } finally {
       this.running = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
+      this.releaseWaiters();
     }
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private exportWithTimeout(batch: readonly Window[]): Promise<unknown> {

@@ -246,7 +246,7 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
       const sequence = Math.floor(now / this.intervalMs);
       if (sequence > this.openSequence) {
         this.tick(now);
-      } else if (now > this.openStart) {
+      } else {
         const slot = this.clock[0];
         const request: SealRequest = { sequence: this.openSequence, start: this.openStart, end: now, slot };
         this.openStart = now;

@@ -31,7 +31,8 @@ export class Sealer {
   }
 
   seal(request: SealRequest): Window {
-    const seconds = (request.end - request.start) / 1000;
+    // A flush right at a boundary can make an empty-length window: rate over 1 ms rather than divide by 0.
+    const seconds = Math.max(request.end - request.start, 1) / 1000;
     const series: SeriesWindow[] = [];
     const evictable: Series[] = [];
     for (const entry of this.table.all) {
