@@ -1,0 +1,181 @@
+/** The scrape endpoint: content negotiation, the request handler, and the sink's own unref'd HTTP server. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Body } from './exposition.js';
+import type { ContentKind } from './render.js';
+
+export type ScrapeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface MediaRange {
+  readonly type: string;
+  readonly q: number;
+}
+
+function parseList(header: string): MediaRange[] {
+  const out: MediaRange[] = [];
+  for (const part of header.split(',')) {
+    const [type, ...params] = part.split(';').map((p) => p.trim());
+    if (type === undefined || type === '') continue;
+    let q = 1;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      if (eq !== -1 && param.slice(0, eq).trim().toLowerCase() === 'q') {
+        const parsed = Number(param.slice(eq + 1).trim());
+        q = Number.isFinite(parsed) ? parsed : 0;
+      }
+    }
+    out.push({ type: type.toLowerCase(), q });
+  }
+  return out;
+}
+
+/**
+ * OpenMetrics when the client prefers it (Prometheus asks for it first, q=1, text/plain at q=0.5);
+ * the 0.0.4 text format otherwise, including for no Accept header and `*\/*`.
+ */
+export function negotiate(accept: string | undefined): ContentKind {
+  if (accept === undefined || accept === '') return 'text';
+  let openMetrics = 0;
+  let text = 0;
+  for (const { type, q } of parseList(accept)) {
+    if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, q);
+    else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
+  }
+  return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'text';
+}
+
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (acceptEncoding === undefined) return false;
+  return parseList(acceptEncoding).some((r) => (r.type === 'gzip' || r.type === 'x-gzip') && r.q > 0);
+}
+
+export interface HandlerDeps {
+  readonly body: (kind: ContentKind, gzip: boolean) => Promise<Body>;
+  readonly contentType: (kind: ContentKind) => Promise<string>;
+  readonly gzip: boolean;
+  readonly counters: { scrapes: number; rejected: number; failed: number };
+  readonly onError: (key: string, error: unknown) => void;
+}
+
+function send(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${message}\n`);
+}
+
+/** Serves the exposition regardless of path (the framework routes); GET and HEAD only. Never throws. */
+export function createHandler(deps: HandlerDeps): ScrapeHandler {
+  return (req, res) => {
+    try {
+      res.on('error', () => {}); // a scraper that hangs up is not our problem
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        deps.counters.rejected++;
+        send(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
+        return;
+      }
+      deps.counters.scrapes++;
+      const kind = negotiate(req.headers.accept);
+      const gzip = deps.gzip && acceptsGzip(req.headers['accept-encoding']);
+      Promise.all([deps.body(kind, gzip), deps.contentType(kind)]).then(
+        ([body, type]) => {
+          if (res.headersSent || res.destroyed) return;
+          const headers: Record<string, string | number> = {
+            'Content-Type': type,
+            'Content-Length': body.bytes.length,
+            'Cache-Control': 'no-store',
+            Vary: 'Accept, Accept-Encoding',
+          };
+          if (body.gzip) headers['Content-Encoding'] = 'gzip';
+          res.writeHead(200, headers);
+          res.end(req.method === 'HEAD' ? undefined : body.bytes);
+        },
+        (error: unknown) => {
+          deps.counters.failed++;
+          deps.onError('render', error);
+          send(res, 500, 'metrics unavailable');
+        },
+      );
+    } catch (error) {
+      deps.counters.failed++;
+      deps.onError('handler', error);
+      try {
+        send(res, 500, 'metrics unavailable');
+      } catch {
+        res.destroy();
+      }
+    }
+  };
+}
+
+export interface ListenOptions {
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly path: string;
+}
+
+export interface Listening {
+  readonly server: Server;
+  /** Resolves with the bound address, or undefined when listening failed (already reported). */
+  readonly ready: Promise<AddressInfo | undefined>;
+}
+
+/**
+ * Starts the sink's own server. Unref'd, and so is every accepted socket (Prometheus keeps connections alive):
+ * the endpoint never keeps the process running. A listen error resolves `ready` with undefined, never rejects.
+ */
+export function listen(
+  handler: ScrapeHandler,
+  options: ListenOptions,
+  counters: { rejected: number },
+  onError: (key: string, error: unknown) => void,
+): Listening {
+  const server = createServer((req, res) => {
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      counters.rejected++;
+      send(res, 400, 'Bad Request');
+      return;
+    }
+    if (path !== options.path) {
+      counters.rejected++;
+      send(res, 404, `Not Found: metrics are at ${options.path}`);
+      return;
+    }
+    handler(req, res);
+  });
+  server.unref();
+  server.on('connection', (socket: Socket) => socket.unref());
+  server.on('clientError', (_error, socket) => {
+    counters.rejected++;
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  const ready = new Promise<AddressInfo | undefined>((resolve) => {
+    const onListenError = (error: NodeJS.ErrnoException): void => {
+      const where = `${options.host ?? '*'}:${options.port}`;
+      const hint = error.code === 'EADDRINUSE' ? ' (port in use; set `port`, or `server: false` and mount `handler`)' : '';
+      onError('listen', new Error(`prometheus sink cannot listen on ${where}: ${error.message}${hint}`, { cause: error }));
+      resolve(undefined);
+    };
+    server.once('error', onListenError);
+    server.listen({ port: options.port, host: options.host }, () => {
+      server.off('error', onListenError);
+      server.on('error', (error) => onError('server', error));
+      resolve(server.address() as AddressInfo);
+    });
+  });
+  return { server, ready };
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,379 @@
+/**
+ * What the sink keeps between windows: cumulative counters and histograms, the latest gauges, and the last few
+ * seconds of exponential buckets per histogram for sliding-window quantiles. `snapshot()` turns it into families.
+ */
+import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from '../../core/window.js';
+import { addToBounds, defaultBuckets, invalidBuckets } from './buckets.js';
+import type { Family, Sample } from './families.js';
+import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
+import { mergeExponential, quantileOf } from './quantiles.js';
+
+export interface BucketsContext {
+  /** Canonical name, e.g. `http.server.request.duration`. */
+  readonly name: string;
+  /** UCUM unit as recorded. */
+  readonly unit: string;
+}
+
+export interface StateOptions {
+  readonly prefix: string;
+  readonly baseUnits: boolean;
+  /** Label name for the service, or undefined for none. */
+  readonly serviceLabel: string | undefined;
+  readonly quantiles: readonly number[];
+  readonly quantileWindowMs: number;
+  /** `le` bounds in the recorded unit; undefined means the default set for the unit. */
+  readonly buckets: (metric: BucketsContext) => readonly number[] | undefined;
+  readonly bucketsPerOctave: number;
+  /** Reports a problem once per `key`. */
+  readonly warnOnce: (key: string, message: string) => void;
+}
+
+/** Per canonical metric (name + kind + unit): names, help, bounds, and the names it claims in the exposition. */
+interface MetricInfo {
+  readonly id: string;
+  readonly canonical: string;
+  readonly kind: MetricKind;
+  readonly names: FamilyNames;
+  readonly help: string;
+  /** Histograms: `le` bounds in the recorded unit, and their label strings in the exposed unit. */
+  readonly bounds: readonly number[];
+  readonly boundLabels: readonly string[];
+  /** Every family and sample name this metric emits; two metrics may not share any. */
+  readonly claims: readonly string[];
+  claimed: boolean;
+  series: number;
+}
+
+interface RecentWindow {
+  readonly end: number;
+  readonly buckets: HistogramBuckets;
+  readonly min: number;
+  readonly max: number;
+}
+
+interface SeriesState {
+  readonly info: MetricInfo;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Sanitized label set; two series that sanitize to the same set cannot both be exposed. */
+  readonly signature: string;
+  seen: number;
+  total: number;
+  last: number;
+  max: number;
+  maxBatch: number;
+  count: number;
+  sum: number;
+  perBound: Float64Array;
+  recent: RecentWindow[];
+}
+
+export class PrometheusState {
+  private readonly infos = new Map<string, MetricInfo>();
+  private readonly series = new Map<string, SeriesState>();
+  /** Exposition name -> owning metric id; first come keeps it while it has series. */
+  private readonly owners = new Map<string, string>();
+  private epoch = 0;
+  private batch = 0;
+  private lastStart = -Infinity;
+  private latestEnd = 0;
+  /** Windows ignored because they were not newer than one already applied (a re-delivery would double-count). */
+  windowsSkipped = 0;
+  /** Series left out of the last snapshot because of a name or label-set collision. */
+  seriesDropped = 0;
+
+  constructor(private readonly options: StateOptions) {}
+
+  get size(): number {
+    return this.series.size;
+  }
+
+  /** Applies windows oldest first. A gauge's `_max` covers every window of one call (normally one). */
+  apply(windows: readonly Window[]): boolean {
+    this.batch++;
+    let changed = false;
+    for (const w of windows) {
+      if (!(w.start > this.lastStart)) {
+        this.windowsSkipped++;
+        continue;
+      }
+      this.lastStart = w.start;
+      this.latestEnd = w.end;
+      this.applyWindow(w);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private applyWindow(w: Window): void {
+    const epoch = ++this.epoch;
+    for (const s of w.series) {
+      let st = this.series.get(s.key);
+      if (st !== undefined && (st.info.kind !== s.kind || st.info.canonical !== s.name)) {
+        this.remove(s.key, st);
+        st = undefined;
+      }
+      if (st === undefined) {
+        st = this.create(s, w.resource.service);
+        this.series.set(s.key, st);
+      }
+      st.seen = epoch;
+      this.update(st, s, w.end);
+    }
+    // Every live series is in every window: one that is missing was evicted by the core.
+    for (const [key, st] of this.series) if (st.seen !== epoch) this.remove(key, st);
+  }
+
+  private update(st: SeriesState, s: SeriesWindow, end: number): void {
+    switch (s.kind) {
+      case 'counter':
+        st.total = s.total;
+        break;
+      case 'gauge':
+        st.last = s.last;
+        st.max = st.maxBatch === this.batch ? maxOf(st.max, s.max) : s.max;
+        st.maxBatch = this.batch;
+        break;
+      case 'histogram': {
+        if (s.count > 0) st.count += s.count;
+        if (Number.isFinite(s.sum)) st.sum += s.sum;
+        const b = s.buckets;
+        if (b !== undefined && (b.counts.length > 0 || b.zeroCount > 0)) {
+          addToBounds(st.info.bounds, st.perBound, b);
+          // Windows are immutable: keeping a reference costs nothing and the merge happens only when scraped.
+          st.recent.push({ end, buckets: b, min: s.min, max: s.max });
+        }
+        this.prune(st);
+        break;
+      }
+    }
+  }
+
+  private prune(st: SeriesState): void {
+    const cutoff = this.latestEnd - this.options.quantileWindowMs;
+    let drop = 0;
+    while (drop < st.recent.length && st.recent[drop].end <= cutoff) drop++;
+    if (drop > 0) st.recent.splice(0, drop);
+  }
+
+  private create(s: SeriesWindow, service: string): SeriesState {
+    const info = this.infoFor(s);
+    info.series++;
+    const labels = this.labelsFor(s.labels, service);
+    return {
+      info,
+      labels,
+      signature: JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      seen: 0,
+      total: 0,
+      last: NaN,
+      max: NaN,
+      maxBatch: 0,
+      count: 0,
+      sum: 0,
+      perBound: new Float64Array(info.bounds.length),
+      recent: [],
+    };
+  }
+
+  private remove(key: string, st: SeriesState): void {
+    this.series.delete(key);
+    const info = st.info;
+    if (--info.series > 0) return;
+    this.infos.delete(info.id);
+    if (info.claimed) for (const name of info.claims) if (this.owners.get(name) === info.id) this.owners.delete(name);
+  }
+
+  private infoFor(s: SeriesWindow): MetricInfo {
+    const id = `${s.kind}|${s.name}|${s.unit}`;
+    const existing = this.infos.get(id);
+    if (existing !== undefined) return existing;
+    const o = this.options;
+    const names = familyNames(s.name, s.unit, s.kind, { prefix: o.prefix, baseUnits: o.baseUnits });
+    const { mul, div } = names.conversion;
+    let bounds: readonly number[] = [];
+    if (s.kind === 'histogram') {
+      bounds = defaultBuckets(s.unit, o.bucketsPerOctave);
+      let custom: readonly number[] | undefined;
+      try {
+        custom = o.buckets({ name: s.name, unit: s.unit });
+      } catch (error) {
+        o.warnOnce(`buckets:${id}`, `buckets() threw for ${s.name}: ${String(error)}; using the default bounds`);
+      }
+      if (custom !== undefined) {
+        const why = invalidBuckets(custom);
+        if (why === undefined) bounds = [...custom];
+        else o.warnOnce(`buckets:${id}`, `invalid buckets for ${s.name} (${why}); using the default bounds`);
+      }
+    }
+    const family = names.family;
+    const quantileNames = s.kind === 'histogram' ? o.quantiles.map((q) => `${family}_${quantileSuffix(q)}`) : [];
+    const claims =
+      s.kind === 'counter'
+        ? [names.base, family]
+        : s.kind === 'gauge'
+          ? [family, `${family}_max`]
+          : [family, `${family}_bucket`, `${family}_sum`, `${family}_count`, ...quantileNames];
+    const info: MetricInfo = {
+      id,
+      canonical: s.name,
+      kind: s.kind,
+      names,
+      help: s.description !== '' ? s.description : `${s.name}${s.unit !== '' ? ` (${s.unit})` : ''}`,
+      bounds,
+      boundLabels: bounds.map((b) => formatBound((b * mul) / div)),
+      claims,
+      claimed: false,
+      series: 0,
+    };
+    this.infos.set(id, info);
+    return info;
+  }
+
+  private labelsFor(input: Labels, service: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    // Sorted so that two keys sanitizing to one name join their values in a stable order (OTel rule: `;`).
+    for (const key of Object.keys(input).sort()) {
+      let name = sanitizeLabelName(key);
+      // `le` and `quantile` belong to histograms and summaries; promtool rejects them anywhere else.
+      if (name === 'le' || name === 'quantile') name = `exported_${name}`;
+      const value = input[key];
+      out[name] = out[name] === undefined ? value : `${out[name]};${value}`;
+    }
+    const serviceLabel = this.options.serviceLabel;
+    if (serviceLabel !== undefined && out[serviceLabel] === undefined) out[serviceLabel] = service;
+    return out;
+  }
+
+  /** Claims exposition names for a metric; false (and a warning, once) when another metric holds one of them. */
+  private claim(info: MetricInfo): boolean {
+    if (info.claimed) return true;
+    for (const name of info.claims) {
+      const owner = this.owners.get(name);
+      if (owner !== undefined && owner !== info.id) {
+        const other = this.infos.get(owner);
+        this.options.warnOnce(
+          `collision:${info.id}`,
+          `${info.kind} ${info.canonical} maps to the Prometheus name ${name}, already used by ` +
+            `${other ? `${other.kind} ${other.canonical}` : 'another metric'}; it is left out of the exposition`,
+        );
+        return false;
+      }
+    }
+    for (const name of info.claims) this.owners.set(name, info.id);
+    info.claimed = true;
+    return true;
+  }
+
+  /** Families for one scrape, sorted by name; built synchronously, so a concurrent `apply` cannot tear it. */
+  snapshot(): Family[] {
+    const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; signatures: Set<string> }>();
+    let dropped = 0;
+    const quantiles = this.options.quantiles;
+    const cutoff = this.latestEnd - this.options.quantileWindowMs;
+    for (const st of this.series.values()) {
+      const info = st.info;
+      let acc = byInfo.get(info);
+      if (acc === undefined) {
+        if (!this.claim(info)) {
+          dropped += info.series;
+          continue;
+        }
+        acc = { primary: [], extra: info.kind === 'gauge' ? [[]] : quantiles.map(() => []), signatures: new Set() };
+        byInfo.set(info, acc);
+      }
+      if (acc.signatures.has(st.signature)) {
+        dropped++;
+        this.options.warnOnce(
+          `labels:${info.id}:${st.signature}`,
+          `two series of ${info.canonical} have the same labels after sanitizing (${st.signature}); one is left out`,
+        );
+        continue;
+      }
+      acc.signatures.add(st.signature);
+      const { mul, div } = info.names.conversion;
+      const conv = (v: number): number => (mul === 1 && div === 1 ? v : (v * mul) / div);
+      switch (info.kind) {
+        case 'counter':
+          if (!Number.isNaN(st.total)) acc.primary.push({ labels: st.labels, value: conv(st.total) });
+          break;
+        case 'gauge':
+          if (!Number.isNaN(st.last)) acc.primary.push({ labels: st.labels, value: conv(st.last) });
+          if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: st.labels, value: conv(st.max) });
+          break;
+        case 'histogram':
+          this.histogramSamples(st, acc.primary, conv);
+          this.quantileSamples(st, acc.extra, cutoff, conv);
+          break;
+      }
+    }
+    this.seriesDropped = dropped;
+
+    const families: Family[] = [];
+    for (const [info, acc] of byInfo) {
+      const name = info.names.family;
+      if (acc.primary.length > 0) families.push({ name, help: info.help, type: info.kind, samples: acc.primary });
+      if (info.kind === 'gauge' && acc.extra[0].length > 0) {
+        families.push({
+          name: `${name}_max`,
+          help: `Largest value of ${info.canonical} during the latest window`,
+          type: 'gauge',
+          samples: acc.extra[0],
+        });
+      }
+      if (info.kind === 'histogram') {
+        const seconds = this.options.quantileWindowMs / 1000;
+        quantiles.forEach((q, i) => {
+          if (acc.extra[i].length === 0) return;
+          families.push({
+            name: `${name}_${quantileSuffix(q)}`,
+            help: `${info.canonical}: quantile ${q} over the last ${seconds} s`,
+            type: 'gauge',
+            samples: acc.extra[i],
+          });
+        });
+      }
+    }
+    return families.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number): void {
+    const info = st.info;
+    const name = info.names.family;
+    const bucketName = `${name}_bucket`;
+    let cumulative = 0;
+    for (let j = 0; j < info.bounds.length; j++) {
+      // A core whose count and buckets disagree must not make buckets exceed `_count` (monotone, le=+Inf == count).
+      cumulative = Math.min(cumulative + st.perBound[j], st.count);
+      out.push({ metricName: bucketName, labels: { ...st.labels, le: info.boundLabels[j] }, value: cumulative });
+    }
+    out.push({ metricName: bucketName, labels: { ...st.labels, le: '+Inf' }, value: st.count });
+    out.push({ metricName: `${name}_sum`, labels: st.labels, value: conv(st.sum) });
+    out.push({ metricName: `${name}_count`, labels: st.labels, value: st.count });
+  }
+
+  private quantileSamples(st: SeriesState, out: Sample[][], cutoff: number, conv: (v: number) => number): void {
+    const quantiles = this.options.quantiles;
+    if (quantiles.length === 0) return;
+    const recent = st.recent.filter((r) => r.end > cutoff);
+    const merged = mergeExponential(recent.map((r) => r.buckets));
+    if (merged === undefined || merged.total === 0) return; // no data in the window: no sample, not a made-up 0
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of recent) {
+      if (r.min < min) min = r.min;
+      if (r.max > max) max = r.max;
+    }
+    if (!(min <= max)) {
+      min = 0;
+      max = Infinity;
+    }
+    quantiles.forEach((q, i) => out[i].push({ labels: st.labels, value: conv(quantileOf(merged, q, min, max)) }));
+  }
+}
+
+function maxOf(a: number, b: number): number {
+  if (Number.isNaN(a)) return b;
+  if (Number.isNaN(b)) return a;
+  return a > b ? a : b;
+}
