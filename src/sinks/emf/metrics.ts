@@ -1,0 +1,90 @@
+import type { QuantileName, SeriesWindow } from '../../core/window.js';
+import { cloudWatchUnit, type CloudWatchUnit } from './units.js';
+
+/** One EMF metric: a root member `name` holding a number or an array of at most 100 numbers. */
+export interface EmfMetric {
+  readonly name: string;
+  readonly unit: CloudWatchUnit;
+  readonly value: number | number[];
+}
+
+export interface MetricConfig {
+  /** Percentile metrics per histogram, e.g. `['p50', 'p99']` gives `<name>.p50` and `<name>.p99`. */
+  readonly percentiles: readonly QuantileName[];
+  /** Also publish `<name>.max` for gauges. */
+  readonly gaugeMax: boolean;
+  /** Also publish the histogram under `<name>` as a value array that CloudWatch computes percentiles from. */
+  readonly histogramValues: boolean;
+}
+
+/** EMF allows at most 100 values in one metric's array. */
+export const MAX_VALUES = 100;
+const LIMIT = 2 ** 360; // CloudWatch rejects values outside +-2^360
+
+/**
+ * The metrics a series contributes to its window's document. Naming:
+ * - counter `name` (window increase), gauge `name` (last value) and optionally `name.max`;
+ * - histogram `name.count`, `name.sum`, `name.min`, `name.max`, `name.p50` ... `name.p99`, and optionally `name`
+ *   as a value array. Values CloudWatch would reject (NaN, infinities) are left out.
+ */
+export function seriesMetrics(s: SeriesWindow, config: MetricConfig, out: EmfMetric[]): void {
+  const push = (name: string, unit: CloudWatchUnit, value: number) => {
+    if (Number.isFinite(value) && Math.abs(value) <= LIMIT) out.push({ name, unit, value });
+  };
+  switch (s.kind) {
+    case 'counter':
+      push(s.name, cloudWatchUnit(s.unit, 'counter'), s.sum);
+      return;
+    case 'gauge': {
+      const unit = cloudWatchUnit(s.unit, 'gauge');
+      push(s.name, unit, s.last);
+      if (config.gaugeMax) push(`${s.name}.max`, unit, s.max);
+      return;
+    }
+    case 'histogram': {
+      const unit = cloudWatchUnit(s.unit, 'histogram');
+      push(`${s.name}.count`, 'Count', s.count);
+      push(`${s.name}.sum`, unit, s.sum);
+      if (s.count === 0) return;
+      push(`${s.name}.min`, unit, s.min);
+      push(`${s.name}.max`, unit, s.max);
+      for (const q of config.percentiles) push(`${s.name}.${q}`, unit, s[q]);
+      if (config.histogramValues) {
+        const values = sampleValues(s);
+        if (values.length > 0) out.push({ name: s.name, unit, value: values });
+      }
+    }
+  }
+}
+
+/**
+ * Up to 100 values standing for the window's recordings: every recording when there are at most 100 (as its
+ * bucket's representative value, within the histogram's relative error), else the values at 100 evenly spaced
+ * ranks. CloudWatch then computes percentiles across the fleet from these arrays; beyond 100 recordings a pod's
+ * weight in that fleet percentile is capped at 100 samples.
+ */
+export function sampleValues(s: SeriesWindow): number[] {
+  const b = s.buckets;
+  if (b === undefined || s.count === 0) return [];
+  const total = b.counts.reduce((a, c) => a + c, b.zeroCount);
+  if (total === 0) return [];
+  const perOctave = 2 ** b.scale;
+  const n = Math.min(total, MAX_VALUES);
+  const values: number[] = [];
+  let bucket = -1; // -1: the zero bucket
+  let seen = b.zeroCount;
+  for (let k = 0; k < n; k++) {
+    const rank = n === total ? k + 1 : Math.ceil(((k + 0.5) * total) / n);
+    while (seen < rank) seen += b.counts[++bucket];
+    const v = bucket < 0 ? 0 : representative(b.offset + bucket, perOctave);
+    values.push(Math.min(s.max, Math.max(s.min, v)));
+  }
+  return values;
+}
+
+/** The harmonic mean of a bucket's bounds, the same representative the core's quantiles use (error <= (base-1)/(base+1)). */
+function representative(index: number, perOctave: number): number {
+  const lower = 2 ** (index / perOctave);
+  const upper = 2 ** ((index + 1) / perOctave);
+  return (2 * lower * upper) / (lower + upper);
+}
