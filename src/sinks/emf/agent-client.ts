@@ -117,8 +117,9 @@ class UdpAgentClient implements AgentClient {
     const socket = this.open();
     socket.ref();
     try {
-      // One datagram per document: the agent parses each datagram as whole lines.
-      await Promise.all(documents.map((doc) => this.datagram(socket, `${doc}\n`)));
+      // One datagram per document (the agent parses each as whole lines), one at a time: a burst of
+      // datagrams is what overflows a receive buffer. UDP stays lossy; prefer TCP where loss matters.
+      for (const doc of documents) await this.datagram(socket, `${doc}\n`);
     } finally {
       socket.unref();
     }
