@@ -23,15 +23,32 @@ export interface BucketMapping {
   readonly offset: number;
   /** Dense index (0..size-1) of a positive finite value; out-of-range values clamp to the edges. */
   denseIndex(value: number): number;
+  /** The tables behind denseIndex, for the hot path to inline the same computation. */
+  readonly tables: IndexTables;
   /** Lower / upper bound of the absolute bucket index. */
   lowerBound(index: number): number;
   upperBound(index: number): number;
 }
 
-const scratch = new Float64Array(1);
-const scratchHi = new Uint32Array(scratch.buffer);
-// Little-endian: the high word (sign, exponent, top 20 mantissa bits) is element 1.
-const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+export interface IndexTables {
+  /** In-octave bucket of each linear sub-bin's lower edge (-1 for the sub-bin starting at exactly 1.0). */
+  readonly lowerBucket: Int16Array;
+  /** Mantissa bits of boundary k = 2^(k / perOctave), split in the high 20 bits and the low 32 bits. */
+  readonly boundaryHigh: Uint32Array;
+  readonly boundaryLow: Uint32Array;
+  readonly subShift: number;
+  readonly perOctave: number;
+  readonly expBias: number;
+  readonly maxDense: number;
+}
+
+/** Scratch for reading a double's bits; one per thread (module instance), so lanes never share it. */
+export const scratch = new Float64Array(1);
+export const scratchWords = new Uint32Array(scratch.buffer);
+const scratchHi = scratchWords;
+/** Index of the high word (sign, exponent, top 20 mantissa bits): 1 on little-endian machines. */
+export const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+export const LO = 1 - HI;
 
 const mappings = new Map<number, BucketMapping>();
 
@@ -57,6 +74,16 @@ function createMapping(scale: number): BucketMapping {
   for (let k = 0; k <= perOctave; k++) boundaries[k] = Math.pow(2, k / perOctave);
   boundaries[perOctave] = 2;
   // lowerBucket[j]: the in-octave bucket k with boundaries[k] < (1 + j/subBins) <= boundaries[k+1], or -1 at 1.0.
+  // Integer form of the boundaries: comparing mantissa bits avoids a float round trip through memory,
+  // which costs a store-forwarding stall on the hot path.
+  const boundaryHigh = new Uint32Array(perOctave + 1);
+  const boundaryLow = new Uint32Array(perOctave + 1);
+  for (let k = 0; k < perOctave; k++) {
+    scratch[0] = boundaries[k];
+    boundaryHigh[k] = scratchHi[HI] & 0xfffff;
+    boundaryLow[k] = scratchHi[LO];
+  }
+  boundaryHigh[perOctave] = 0x100000; // 2.0: above every mantissa
   const lowerBucket = new Int16Array(subBins);
   for (let j = 0; j < subBins; j++) {
     const edge = 1 + j / subBins;
@@ -72,13 +99,11 @@ function createMapping(scale: number): BucketMapping {
   const denseIndex = (value: number): number => {
     scratch[0] = value;
     const hi = scratchHi[HI];
-    const biased = hi >>> 20; // sign is 0: callers pass positive values only
-    const j = (hi & 0xfffff) >>> subShift;
-    let k = lowerBucket[j];
-    // Significand in [1, 2): rebuild the double with a zero exponent.
-    scratchHi[HI] = (hi & 0xfffff) | 0x3ff00000;
-    if (scratch[0] > boundaries[k + 1]) k++;
-    const dense = (biased - expBias) * perOctave + k;
+    const mantissa = hi & 0xfffff;
+    let k = lowerBucket[mantissa >>> subShift];
+    const high = boundaryHigh[k + 1];
+    if (mantissa > high || (mantissa === high && scratchHi[LO] > boundaryLow[k + 1])) k++;
+    const dense = ((hi >>> 20) - expBias) * perOctave + k; // sign is 0: callers pass positive values only
     return dense < 0 ? 0 : dense > maxDense ? maxDense : dense;
   };
 
@@ -88,6 +113,7 @@ function createMapping(scale: number): BucketMapping {
     size,
     offset,
     denseIndex,
+    tables: { lowerBucket, boundaryHigh, boundaryLow, subShift, perOctave, expBias, maxDense },
     lowerBound: (index) => Math.pow(2, index / perOctave),
     upperBound: (index) => Math.pow(2, (index + 1) / perOctave),
   };

@@ -4,6 +4,7 @@
  * The clock is an Int32Array whose element 0 is the current slot; the scheduler advances it.
  */
 import type { BoundCounter, BoundGauge, BoundHistogram, StopTimer } from './api.js';
+import { HI, LO, scratch, scratchWords, type IndexTables } from './exponential-histogram.js';
 import { PAGE_SIZE, type Page } from './lane.js';
 
 export type DropReason = 'non_finite' | 'negative' | 'not_a_number';
@@ -19,6 +20,7 @@ function reasonFor(value: unknown): DropReason {
 
 export class BoundCounterHandle implements BoundCounter {
   private readonly count: Float64Array;
+  private readonly pageSize = PAGE_SIZE;
   private readonly sum: Float64Array;
   private readonly last: Float64Array;
 
@@ -36,7 +38,7 @@ export class BoundCounterHandle implements BoundCounter {
 
   add(value: number): void {
     if (typeof value === 'number' && value >= 0 && value < Infinity) {
-      const o = this.clock[0] * PAGE_SIZE + this.index;
+      const o = this.clock[0] * this.pageSize + this.index;
       this.count[o]++;
       this.sum[o] += value;
       this.last[o] = value;
@@ -48,6 +50,7 @@ export class BoundCounterHandle implements BoundCounter {
 
 export class BoundGaugeHandle implements BoundGauge {
   private readonly count: Float64Array;
+  private readonly pageSize = PAGE_SIZE;
   private readonly sum: Float64Array;
   private readonly min: Float64Array;
   private readonly max: Float64Array;
@@ -71,7 +74,7 @@ export class BoundGaugeHandle implements BoundGauge {
 
   set(value: number): void {
     if (typeof value === 'number' && value - value === 0) {
-      const o = this.clock[0] * PAGE_SIZE + this.index;
+      const o = this.clock[0] * this.pageSize + this.index;
       this.current[this.index] = value;
       this.count[o]++;
       this.sum[o] += value;
@@ -91,19 +94,31 @@ export class BoundGaugeHandle implements BoundGauge {
 
 export class BoundHistogramHandle implements BoundHistogram {
   private readonly count: Float64Array;
+  private readonly pageSize = PAGE_SIZE;
   private readonly sum: Float64Array;
   private readonly min: Float64Array;
   private readonly max: Float64Array;
-  private readonly last: Float64Array;
   private readonly stride: number;
   private readonly zeroBucket: number;
+  private readonly lowerBucket: Int16Array;
+  private readonly boundaryHigh: Uint32Array;
+  private readonly boundaryLow: Uint32Array;
+  private readonly subShift: number;
+  private readonly perOctave: number;
+  private readonly expBias: number;
+  private readonly maxDense: number;
+  // Module bindings cost a context load and hole check per access; instance fields do not.
+  private readonly bits = scratch;
+  private readonly words = scratchWords;
+  private readonly high = HI;
+  private readonly low = LO;
 
   constructor(
     private readonly clock: Int32Array,
     page: Page,
     private readonly index: number,
     private readonly buckets: Uint32Array,
-    private readonly denseIndex: (value: number) => number,
+    tables: IndexTables,
     bucketCount: number,
     private readonly metric: string,
     private readonly drops: DropRecorder,
@@ -112,21 +127,39 @@ export class BoundHistogramHandle implements BoundHistogram {
     this.sum = page.sum;
     this.min = page.min;
     this.max = page.max;
-    this.last = page.last;
     this.stride = bucketCount + 1;
     this.zeroBucket = bucketCount;
+    this.lowerBucket = tables.lowerBucket;
+    this.boundaryHigh = tables.boundaryHigh;
+    this.boundaryLow = tables.boundaryLow;
+    this.subShift = tables.subShift;
+    this.perOctave = tables.perOctave;
+    this.expBias = tables.expBias;
+    this.maxDense = tables.maxDense;
   }
 
   record(value: number): void {
     if (typeof value === 'number' && value >= 0 && value < Infinity) {
       const slot = this.clock[0];
-      const o = slot * PAGE_SIZE + this.index;
+      const o = slot * this.pageSize + this.index;
       this.count[o]++;
       this.sum[o] += value;
-      this.last[o] = value;
       if (value < this.min[o]) this.min[o] = value;
       if (value > this.max[o]) this.max[o] = value;
-      this.buckets[slot * this.stride + (value > 0 ? this.denseIndex(value) : this.zeroBucket)]++;
+      let bucket = this.zeroBucket;
+      if (value > 0) {
+        // Same computation as BucketMapping.denseIndex, inlined: exponent + table + one comparison.
+        this.bits[0] = value;
+        const hi = this.words[this.high];
+        const mantissa = hi & 0xfffff;
+        let k = this.lowerBucket[mantissa >>> this.subShift];
+        const high = this.boundaryHigh[k + 1];
+        if (mantissa > high || (mantissa === high && this.words[this.low] > this.boundaryLow[k + 1])) k++;
+        bucket = ((hi >>> 20) - this.expBias) * this.perOctave + k;
+        if (bucket < 0) bucket = 0;
+        else if (bucket > this.maxDense) bucket = this.maxDense;
+      }
+      this.buckets[slot * this.stride + bucket]++;
     } else {
       this.drops.drop(this.metric, reasonFor(value));
     }

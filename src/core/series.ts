@@ -13,7 +13,7 @@ import {
   type DropRecorder,
 } from './handles.js';
 import { allocateBuckets, type Page, type PageAllocator } from './lane.js';
-import { canonicalLabels, insertionKey } from './labels.js';
+import { canonicalLabels } from './labels.js';
 import type { Labels, MetricKind } from './window.js';
 
 export const OVERFLOW_LABELS: Labels = Object.freeze({ 'otel.metric.overflow': 'true' });
@@ -41,8 +41,6 @@ export class Series {
   lastActive: number;
   /** Counters: cumulative total since creation. */
   total = 0;
-  /** Cache keys of the family that point at this series (removed on eviction). */
-  readonly aliases: string[] = [];
   /** Lanes holding records of this series: [0] is the main lane, then worker lanes. */
   readonly locations: LaneLocation[];
   /** Gauges: each lane's value at the end of the previous window (NaN until that lane first sets it). */
@@ -104,7 +102,7 @@ export class SeriesTable {
       handle = new BoundGaugeHandle(clock, page, index, definition.name, drops);
     } else {
       buckets = allocateBuckets(allocator.slots, mapping.size, false);
-      handle = new BoundHistogramHandle(clock, page, index, buckets, mapping.denseIndex, mapping.size, definition.name, drops);
+      handle = new BoundHistogramHandle(clock, page, index, buckets, mapping.tables, mapping.size, definition.name, drops);
     }
  const series = new Series(definition, labels, labelKey, { page, index, buckets }, pageNumber, handle, this.options.now());
     this.all.add(series);
@@ -118,12 +116,23 @@ export class SeriesTable {
   }
 }
 
+/**
+ * Cache for unbound calls: a trie walked in the label object's own key order, label name then value at each
+ * level, ending at the series. A hit costs a for-in walk and two Map lookups per label, with no string
+ * building and no allocation. Each key order of the same labels gets its own path to the same series.
+ */
+interface TrieNode {
+  readonly names: Map<string, Map<unknown, TrieNode>>;
+  series: Series | undefined;
+}
+
+const newNode = (): TrieNode => ({ names: new Map(), series: undefined });
+
 /** All series of one metric name. */
 export class Family {
   /** Canonical label key -> series. */
   readonly byLabels = new Map<string, Series>();
-  /** Insertion-order label key -> series, for unbound calls. */
-  private readonly cache = new Map<string, Series>();
+  private trie: TrieNode = newNode();
   private unlabelled: Series | undefined;
   private overflow: Series | undefined;
   overflowRecords = 0;
@@ -135,9 +144,14 @@ export class Family {
 
   /** The series for an unbound call; cached so the next call with the same label order is one map lookup. */
   lookup(labels: LabelInput | undefined): Series {
-    if (labels === undefined) return (this.unlabelled ??= this.resolve(undefined, ''));
-    const alias = insertionKey(labels);
-    return this.cache.get(alias) ?? this.resolve(labels, alias);
+    if (labels === undefined) return (this.unlabelled ??= this.resolve(undefined));
+    let node = this.trie;
+    for (const name in labels) {
+      const child = node.names.get(name)?.get(labels[name]);
+      if (child === undefined) return this.resolve(labels);
+      node = child;
+    }
+    return node.series ?? this.resolve(labels);
   }
 
   /** The series for bind(): pinned so eviction never pulls storage from under a live handle. */
@@ -147,7 +161,7 @@ export class Family {
     return series;
   }
 
-  private resolve(labels: LabelInput | undefined, alias: string): Series {
+  private resolve(labels: LabelInput | undefined): Series {
     const canonical = canonicalLabels(labels);
     let series = this.byLabels.get(canonical.key);
     if (series === undefined) {
@@ -159,13 +173,21 @@ export class Family {
       series = this.table.create(this.definition, canonical.labels, canonical.key);
       this.byLabels.set(canonical.key, series);
     }
-    if (labels === undefined) {
-      this.unlabelled = series;
-    } else {
-      this.cache.set(alias, series);
-      series.aliases.push(alias);
-    }
+    if (labels === undefined) this.unlabelled = series;
+    else this.remember(labels, series);
     return series;
+  }
+
+  private remember(labels: LabelInput, series: Series): void {
+    let node = this.trie;
+    for (const name in labels) {
+      let byValue = node.names.get(name);
+      if (byValue === undefined) node.names.set(name, (byValue = new Map()));
+      let child = byValue.get(labels[name]);
+      if (child === undefined) byValue.set(labels[name], (child = newNode()));
+      node = child;
+    }
+    node.series = series;
   }
 
   private overflowSeries(): Series {
@@ -178,7 +200,8 @@ export class Family {
 
   forget(series: Series): void {
     this.byLabels.delete(series.labelKey);
-    for (const alias of series.aliases) this.cache.delete(alias);
+    // Evictions are rare and batched per window: rebuilding the cache lazily keeps the trie free of dead paths.
+    this.trie = newNode();
     if (this.unlabelled === series) this.unlabelled = undefined;
   }
 }

@@ -39,7 +39,7 @@ export interface SeriesWindow {
    */
   readonly min: number;
   readonly max: number;
-  /** Gauges: the value at the window's end. Counters and histograms: the last recorded value (NaN when none). */
+  /** Gauges: the value at the window's end. Counters: the last added value (NaN when none). Histograms: NaN. */
   readonly last: number;
   /** Counters: increase per second over the window. Others: recordings per second. */
   readonly rate: number;
