@@ -170,7 +170,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
         : typeof options.serviceLabel === 'string' && options.serviceLabel !== ''
           ? sanitizeLabelName(options.serviceLabel)
           : undefined,
-    quantiles: [...(options.quantiles ?? DEFAULT_QUANTILES)],
+    quantiles: [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b),
     quantileWindowMs: (options.quantileWindowSeconds ?? 10) * 1000,
     buckets: typeof bucketsOption === 'function' ? bucketsOption : () => bucketsOption,
     bucketsPerOctave: options.bucketsPerOctave ?? 1,

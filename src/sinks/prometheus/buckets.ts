@@ -7,7 +7,6 @@
  * scale >= log2(k), so the cumulative counts are exact, not interpolated.
  */
 import type { HistogramBuckets } from '../../core/window.js';
-import { upperBound } from './quantiles.js';
 
 /** Octave ranges [2^lo, 2^hi] in the recorded unit: a few dozen bounds covering what that unit usually measures. */
 const DEFAULT_OCTAVES: Readonly<Record<string, readonly [number, number]>> = {
@@ -50,23 +49,33 @@ export function invalidBuckets(bounds: readonly number[]): string | undefined {
   return undefined;
 }
 
-const EPSILON = 1e-12;
+/**
+ * For each bound, the largest absolute exponential index at `scale` whose bucket's upper edge 2^((i+1)/2^scale) is
+ * at or below the bound: computed once per metric and scale, so adding a window compares integers only.
+ * Exact for power-of-two bounds; a custom bound inside a bucket sends that bucket to the next bound (one bucket,
+ * 0.54 % wide at scale 6, of error).
+ */
+export function boundThresholds(bounds: readonly number[], scale: number): Float64Array {
+  const perOctave = 2 ** scale;
+  // The 1e-9 absorbs log2 rounding for bounds that sit exactly on a bucket edge, e.g. 2^(1/2).
+  return Float64Array.from(bounds, (b) => (b <= 0 ? -Infinity : Math.floor(Math.log2(b) * perOctave + 1e-9) - 1));
+}
 
 /**
  * Adds one window's exponential buckets to per-bound (non-cumulative) counts: `into[j]` counts values in
  * (bounds[j-1], bounds[j]]; values above the last bound are not stored (they are count - sum(into)).
- * An exponential bucket goes to the first bound at or above its upper edge, which is exact for power-of-two bounds;
- * a custom bound that falls inside a bucket is off by at most that one bucket (0.54 % wide at scale 6).
+ * `thresholds` comes from `boundThresholds(bounds, buckets.scale)`.
  */
-export function addToBounds(bounds: readonly number[], into: Float64Array, buckets: HistogramBuckets): void {
+export function addToBounds(thresholds: Float64Array, into: Float64Array, buckets: HistogramBuckets): void {
   if (buckets.zeroCount > 0) into[0] += buckets.zeroCount;
   let j = 0;
-  const n = bounds.length;
-  for (let i = 0; i < buckets.counts.length; i++) {
-    const c = buckets.counts[i];
+  const n = thresholds.length;
+  const counts = buckets.counts;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i];
     if (c === 0) continue;
-    const upper = upperBound(buckets.scale, buckets.offset + i);
-    while (j < n && upper > bounds[j] * (1 + EPSILON)) j++;
+    const index = buckets.offset + i;
+    while (j < n && index > thresholds[j]) j++;
     if (j === n) return;
     into[j] += c;
   }

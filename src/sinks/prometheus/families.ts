@@ -5,7 +5,13 @@ export type FamilyType = 'counter' | 'gauge' | 'histogram';
 export interface Sample {
   /** Set for histogram parts (`_bucket`, `_sum`, `_count`); absent means the family name. */
   readonly metricName?: string;
+  /** Sample-specific labels (`le`); usually empty. */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The series' labels. prom-client's own Histogram passes them this way: the Registry formats each such object
+   * once and caches the string by identity, so a series' labels are escaped once in its lifetime, not per scrape.
+   */
+  readonly sharedLabels: Readonly<Record<string, string>>;
   readonly value: number;
 }
 

@@ -3,10 +3,10 @@
  * seconds of exponential buckets per histogram for sliding-window quantiles. `snapshot()` turns it into families.
  */
 import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from '../../core/window.js';
-import { addToBounds, defaultBuckets, invalidBuckets } from './buckets.js';
+import { addToBounds, boundThresholds, defaultBuckets, invalidBuckets } from './buckets.js';
 import type { Family, Sample } from './families.js';
 import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
-import { mergeExponential, quantileOf } from './quantiles.js';
+import { quantilesOf, SlidingHistogram } from './quantiles.js';
 
 export interface BucketsContext {
   /** Canonical name, e.g. `http.server.request.duration`. */
@@ -20,6 +20,7 @@ export interface StateOptions {
   readonly baseUnits: boolean;
   /** Label name for the service, or undefined for none. */
   readonly serviceLabel: string | undefined;
+  /** Ascending. */
   readonly quantiles: readonly number[];
   readonly quantileWindowMs: number;
   /** `le` bounds in the recorded unit; undefined means the default set for the unit. */
@@ -38,7 +39,9 @@ interface MetricInfo {
   readonly help: string;
   /** Histograms: `le` bounds in the recorded unit, and their label strings in the exposed unit. */
   readonly bounds: readonly number[];
-  readonly boundLabels: readonly string[];
+  readonly boundLabels: readonly Readonly<Record<string, string>>[];
+  /** `boundThresholds(bounds, scale)` by scale (one scale in practice). */
+  readonly thresholds: Map<number, Float64Array>;
   /** Every family and sample name this metric emits; two metrics may not share any. */
   readonly claims: readonly string[];
   claimed: boolean;
@@ -66,6 +69,8 @@ interface SeriesState {
   sum: number;
   perBound: Float64Array;
   recent: RecentWindow[];
+  /** Sum of `recent`'s buckets. */
+  readonly sliding: SlidingHistogram;
 }
 
 export class PrometheusState {
@@ -139,9 +144,15 @@ export class PrometheusState {
         if (Number.isFinite(s.sum)) st.sum += s.sum;
         const b = s.buckets;
         if (b !== undefined && (b.counts.length > 0 || b.zeroCount > 0)) {
-          addToBounds(st.info.bounds, st.perBound, b);
+          let thresholds = st.info.thresholds.get(b.scale);
+          if (thresholds === undefined) {
+            thresholds = boundThresholds(st.info.bounds, b.scale);
+            st.info.thresholds.set(b.scale, thresholds);
+          }
+          addToBounds(thresholds, st.perBound, b);
           // Windows are immutable: keeping a reference costs nothing and the merge happens only when scraped.
           st.recent.push({ end, buckets: b, min: s.min, max: s.max });
+          st.sliding.add(b);
         }
         this.prune(st);
         break;
@@ -152,7 +163,7 @@ export class PrometheusState {
   private prune(st: SeriesState): void {
     const cutoff = this.latestEnd - this.options.quantileWindowMs;
     let drop = 0;
-    while (drop < st.recent.length && st.recent[drop].end <= cutoff) drop++;
+    while (drop < st.recent.length && st.recent[drop].end <= cutoff) st.sliding.remove(st.recent[drop++].buckets);
     if (drop > 0) st.recent.splice(0, drop);
   }
 
@@ -173,6 +184,7 @@ export class PrometheusState {
       sum: 0,
       perBound: new Float64Array(info.bounds.length),
       recent: [],
+      sliding: new SlidingHistogram(),
     };
   }
 
@@ -221,7 +233,8 @@ export class PrometheusState {
       names,
       help: s.description !== '' ? s.description : `${s.name}${s.unit !== '' ? ` (${s.unit})` : ''}`,
       bounds,
-      boundLabels: bounds.map((b) => formatBound((b * mul) / div)),
+      boundLabels: bounds.map((b) => ({ le: formatBound((b * mul) / div) })),
+      thresholds: new Map(),
       claims,
       claimed: false,
       series: 0,
@@ -270,7 +283,6 @@ export class PrometheusState {
     const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; signatures: Set<string> }>();
     let dropped = 0;
     const quantiles = this.options.quantiles;
-    const cutoff = this.latestEnd - this.options.quantileWindowMs;
     for (const st of this.series.values()) {
       const info = st.info;
       let acc = byInfo.get(info);
@@ -295,15 +307,15 @@ export class PrometheusState {
       const conv = (v: number): number => (mul === 1 && div === 1 ? v : (v * mul) / div);
       switch (info.kind) {
         case 'counter':
-          if (!Number.isNaN(st.total)) acc.primary.push({ labels: st.labels, value: conv(st.total) });
+          if (!Number.isNaN(st.total)) acc.primary.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.total) });
           break;
         case 'gauge':
-          if (!Number.isNaN(st.last)) acc.primary.push({ labels: st.labels, value: conv(st.last) });
-          if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: st.labels, value: conv(st.max) });
+          if (!Number.isNaN(st.last)) acc.primary.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.last) });
+          if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.max) });
           break;
         case 'histogram':
           this.histogramSamples(st, acc.primary, conv);
-          this.quantileSamples(st, acc.extra, cutoff, conv);
+          this.quantileSamples(st, acc.extra, conv);
           break;
       }
     }
@@ -341,26 +353,26 @@ export class PrometheusState {
     const info = st.info;
     const name = info.names.family;
     const bucketName = `${name}_bucket`;
+    const shared = st.labels;
     let cumulative = 0;
     for (let j = 0; j < info.bounds.length; j++) {
       // A core whose count and buckets disagree must not make buckets exceed `_count` (monotone, le=+Inf == count).
       cumulative = Math.min(cumulative + st.perBound[j], st.count);
-      out.push({ metricName: bucketName, labels: { ...st.labels, le: info.boundLabels[j] }, value: cumulative });
+      out.push({ metricName: bucketName, labels: info.boundLabels[j], sharedLabels: shared, value: cumulative });
     }
-    out.push({ metricName: bucketName, labels: { ...st.labels, le: '+Inf' }, value: st.count });
-    out.push({ metricName: `${name}_sum`, labels: st.labels, value: conv(st.sum) });
-    out.push({ metricName: `${name}_count`, labels: st.labels, value: st.count });
+    out.push({ metricName: bucketName, labels: INF_LABEL, sharedLabels: shared, value: st.count });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: conv(st.sum) });
+    out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels: shared, value: st.count });
   }
 
-  private quantileSamples(st: SeriesState, out: Sample[][], cutoff: number, conv: (v: number) => number): void {
+  private quantileSamples(st: SeriesState, out: Sample[][], conv: (v: number) => number): void {
     const quantiles = this.options.quantiles;
     if (quantiles.length === 0) return;
-    const recent = st.recent.filter((r) => r.end > cutoff);
-    const merged = mergeExponential(recent.map((r) => r.buckets));
-    if (merged === undefined || merged.total === 0) return; // no data in the window: no sample, not a made-up 0
+    this.prune(st);
+    if (st.sliding.total === 0) return; // no data in the window: no sample, not a made-up 0
     let min = Infinity;
     let max = -Infinity;
-    for (const r of recent) {
+    for (const r of st.recent) {
       if (r.min < min) min = r.min;
       if (r.max > max) max = r.max;
     }
@@ -368,9 +380,13 @@ export class PrometheusState {
       min = 0;
       max = Infinity;
     }
-    quantiles.forEach((q, i) => out[i].push({ labels: st.labels, value: conv(quantileOf(merged, q, min, max)) }));
+    const values = quantilesOf(st.sliding, quantiles, min, max);
+    for (let i = 0; i < quantiles.length; i++) out[i].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(values[i]) });
   }
 }
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const INF_LABEL: Readonly<Record<string, string>> = Object.freeze({ le: '+Inf' });
 
 function maxOf(a: number, b: number): number {
   if (Number.isNaN(a)) return b;
