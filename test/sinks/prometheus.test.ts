@@ -496,6 +496,59 @@ describe('HTTP endpoint', () => {
     }
   });
 
+  it('mounts on Express and on Fastify as documented', async () => {
+    const sink = prometheusSink({ server: false });
+    open.push(sink);
+    await sink.ready;
+    sink.export([window(at(0), [series({ name: 'reqs', kind: 'counter', total: 4 })])]);
+    const { default: express } = await import('express');
+    const app = express();
+    app.get('/metrics', sink.handler);
+    const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const { default: Fastify } = await import('fastify');
+    const fastify = Fastify();
+    fastify.get('/metrics', (req, reply) => {
+      reply.hijack();
+      sink.handler(req.raw, reply.raw);
+    });
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const viaExpress = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, { accept: PROMETHEUS_ACCEPT });
+      expect(viaExpress.headers['content-type']).toBe(OPENMETRICS);
+      expect(sampleValue(parseExposition(viaExpress.body), 'reqs_total')).toBe(4);
+      const viaFastify = await get(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}/metrics`, { 'accept-encoding': 'gzip' });
+      expect(viaFastify.headers['content-type']).toBe(TEXT);
+      expect(viaFastify.headers['content-encoding']).toBe('gzip');
+      expect(sampleValue(parseExposition(viaFastify.body), 'reqs_total')).toBe(4);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await fastify.close();
+    }
+  });
+
+  it('reads OTEL_EXPORTER_PROMETHEUS_HOST / _PORT when the options do not say', async () => {
+    const saved = { host: process.env.OTEL_EXPORTER_PROMETHEUS_HOST, port: process.env.OTEL_EXPORTER_PROMETHEUS_PORT };
+    process.env.OTEL_EXPORTER_PROMETHEUS_HOST = '127.0.0.1';
+    process.env.OTEL_EXPORTER_PROMETHEUS_PORT = '0';
+    try {
+      const sink = prometheusSink();
+      open.push(sink);
+      await sink.ready;
+      expect(sink.url).toBe(`http://127.0.0.1:${sink.port}/metrics`);
+      expect(sink.port).not.toBe(9464);
+    } finally {
+      for (const [key, value] of [
+        ['OTEL_EXPORTER_PROMETHEUS_HOST', saved.host],
+        ['OTEL_EXPORTER_PROMETHEUS_PORT', saved.port],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it('a port already in use is reported through onError, never thrown; ready still resolves', async () => {
     const first = await start();
     const errors: Error[] = [];
