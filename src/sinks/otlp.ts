@@ -59,6 +59,8 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   if (options.temporality !== undefined && !['cumulative', 'delta', 'lowmemory'].includes(options.temporality)) {
     throw new RangeError(`otlpSink: temporality must be cumulative, delta or lowmemory, got ${String(options.temporality)}`);
   }
+  // A bad URL is a configuration error: say so now, not once per window from inside the exporter.
+  if (options.url !== undefined && !URL.canParse(options.url)) throw new RangeError(`otlpSink: url is not a valid URL: "${options.url}"`);
   let loaded: Promise<{ otel: OtelModules; exporter: OTLPMetricExporter; converter: DataPointConverter }> | undefined;
   // Points per window, computed once: a retried window is resent identically, and cumulative state never
   // advances twice for the same window.
@@ -188,7 +190,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
     },
 
     stats() {
-      return { datapoints_last_export: lastPoints, datapoints_sent: pointsSent, pending_windows: cache.size };
+      return { datapoints_last_export: lastPoints, datapoints_sent: pointsSent, retry_windows: cache.size };
     },
   };
 }

@@ -126,6 +126,12 @@ describe('otlpSink when the collector misbehaves', () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
+  it('configuration errors surface when the sink is created, not once per window', () => {
+    expect(() => otlpSink({ url: 'not a url' })).toThrow(RangeError);
+    expect(() => otlpSink({ timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => otlpSink({ temporality: 'sometimes' as never })).toThrow(RangeError);
+  });
+
   it('importing the sink module does not load the OTel exporter; the sink loads it when used', async () => {
     const script = `
       const { createRequire } = await import('node:module');
