@@ -150,7 +150,7 @@ export class PrometheusState {
             st.info.thresholds.set(b.scale, thresholds);
           }
           addToBounds(thresholds, st.perBound, b);
-          // Windows are immutable: keeping a reference costs nothing and the merge happens only when scraped.
+          // Windows are immutable: keeping a reference costs nothing; the sliding sum is updated in place.
           st.recent.push({ end, buckets: b, min: s.min, max: s.max });
           st.sliding.add(b);
         }
