@@ -2,6 +2,14 @@ export { createMetrics } from './core/metrics.js';
 export { ConfigError } from './core/options.js';
 export { consoleSink, type ConsoleSinkOptions } from './sinks/console.js';
 export { SinkError, type Sink } from './sinks/sink.js';
+export {
+  prometheusSink,
+  powerOfTwoBuckets,
+  type BucketsContext,
+  type PrometheusSink,
+  type PrometheusSinkOptions,
+  type ScrapeHandler,
+} from './sinks/prometheus.js';
 export type {
   BoundCounter,
   BoundGauge,

@@ -7,16 +7,14 @@
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/options.js';
 import { consoleSink } from './console.js';
+import { prometheusSink } from './prometheus.js';
 import type { Sink } from './sink.js';
 
+// Each factory reads its own settings from the environment; heavy clients load only when a sink is created.
 const factories: Record<string, () => Sink> = {
   console: () => consoleSink(),
+  prometheus: () => prometheusSink(),
 };
-
-/** Lets each sink module register its environment-driven factory without the core importing it eagerly. */
-export function registerSinkFactory(name: string, factory: () => Sink): void {
-  factories[name] = factory;
-}
 
 export function defaultSinks(env: NodeJS.ProcessEnv, logger: Logger): Sink[] {
   const list = env.SCALESIGNAL_SINKS;
