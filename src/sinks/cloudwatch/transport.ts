@@ -1,0 +1,148 @@
+/**
+ * PutMetricData over `@aws-sdk/client-cloudwatch` (an optional peer dependency, loaded with `import()` only when
+ * a CloudWatch sink is created), and the classification of what comes back.
+ *
+ * Clients this sink creates use `maxAttempts: 1`: the pacer owns retries, because the SDK's own retries would
+ * spend requests of the fleet's quota behind the pacer's back. Credentials come from the SDK's default chain
+ * (environment, IRSA web identity, EKS Pod Identity, instance role); gzip of bodies >= 10240 bytes is the SDK's
+ * default for PutMetricData and is left on.
+ */
+import { SinkError } from '../sink.js';
+import type { CloudWatchTransport, PutMetricDataInput } from './types.js';
+
+/** What this sink needs from a CloudWatchClient: `send`. */
+export interface CloudWatchClientLike {
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+
+interface SdkModule {
+  CloudWatchClient: new (config: Record<string, unknown>) => CloudWatchClientLike;
+  PutMetricDataCommand: new (input: PutMetricDataInput) => unknown;
+}
+
+export interface TransportOptions {
+  readonly transport?: CloudWatchTransport;
+  readonly client?: CloudWatchClientLike;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly clientConfig?: Readonly<Record<string, unknown>>;
+}
+
+export const MISSING_SDK_MESSAGE =
+  'the CloudWatch sink needs the AWS SDK: run `npm install @aws-sdk/client-cloudwatch` (datapoints are dropped until it is installed)';
+
+export class MissingSdkError extends Error {
+  constructor(cause: unknown) {
+    super(MISSING_SDK_MESSAGE, { cause });
+    this.name = 'MissingSdkError';
+  }
+}
+
+async function loadSdk(): Promise<SdkModule> {
+  try {
+    const sdk = (await import('@aws-sdk/client-cloudwatch')) as unknown as SdkModule & { default?: SdkModule };
+    // CJS interop can put the exports under `default`.
+    return typeof sdk.CloudWatchClient === 'function' ? sdk : (sdk.default as SdkModule);
+  } catch (error) {
+    throw new MissingSdkError(error);
+  }
+}
+
+/** Resolves the transport: a custom one as is, else an SDK client (given or created) behind PutMetricDataCommand. */
+export async function createTransport(options: TransportOptions): Promise<CloudWatchTransport> {
+  if (options.transport !== undefined) return options.transport;
+  const sdk = await loadSdk();
+  const client =
+    options.client ??
+    new sdk.CloudWatchClient({
+      maxAttempts: 1,
+      ...(options.region !== undefined ? { region: options.region } : {}),
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...options.clientConfig,
+    });
+  return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+}
+
+export type FailureKind = 'throttled' | 'transient' | 'tooLarge' | 'fatal';
+
+export interface Failure {
+  readonly kind: FailureKind;
+  /** Error code as CloudWatch names it (awsQuery code when present), e.g. `Throttling`, `InvalidParameterValue`. */
+  readonly code: string;
+  readonly status: number | undefined;
+  readonly message: string;
+}
+
+// The AWS SDK's own lists (@smithy/service-error-classification), so this sink agrees with it.
+const THROTTLING = new Set([
+  'BandwidthLimitExceeded',
+  'EC2ThrottledException',
+  'LimitExceededException',
+  'PriorRequestNotComplete',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ThrottledException',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'TransactionInProgressException',
+]);
+const TRANSIENT_CODES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'AbortError',
+  'InternalServiceError',
+  'InternalServiceFault',
+  'InternalFailure',
+  'ServiceUnavailable',
+  // The SDK corrects its clock offset from the failed response, so the next attempt signs correctly.
+  'RequestExpired',
+  'RequestInTheFuture',
+  'RequestTimeTooSkewed',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  // IRSA / Pod Identity credentials can appear after the pod starts.
+  'CredentialsProviderError',
+]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
+
+interface ErrorShape {
+  name?: unknown;
+  code?: unknown;
+  Code?: unknown;
+  message?: unknown;
+  Error?: { Code?: unknown };
+  $metadata?: { httpStatusCode?: unknown };
+  $retryable?: { throttling?: unknown };
+  cause?: unknown;
+}
+
+export function classify(error: unknown): Failure {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const name = typeof e.name === 'string' ? e.name : '';
+  const awsCode =
+    typeof e.Code === 'string' ? e.Code : typeof e.Error?.Code === 'string' ? e.Error.Code : name !== 'Error' ? name : '';
+  const netCode = typeof e.code === 'string' ? e.code : typeof (e.cause as ErrorShape | undefined)?.code === 'string' ? String((e.cause as ErrorShape).code) : '';
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  const code = awsCode || netCode || name || 'Error';
+  const failure = (kind: FailureKind): Failure => ({ kind, code, status, message });
+
+  if (error instanceof SinkError) return failure(error.retryable ? 'transient' : 'fatal');
+  if (status === 429 || THROTTLING.has(awsCode) || THROTTLING.has(name) || e.$retryable?.throttling === true) return failure('throttled');
+  if (status === 413 || awsCode === 'RequestEntityTooLarge') return failure('tooLarge');
+  if (status !== undefined && TRANSIENT_STATUS.has(status)) return failure('transient');
+  if (TRANSIENT_CODES.has(awsCode) || TRANSIENT_CODES.has(name) || NETWORK_CODES.has(netCode)) return failure('transient');
+  if (status !== undefined) return failure('fatal');
+  // A bug, not an outage: retrying would repeat it forever.
+  if (PROGRAMMING.has(name)) return failure('fatal');
+  // No HTTP response at all (socket, DNS, TLS, credentials): it may succeed later.
+  return failure('transient');
+}
+
+const PROGRAMMING = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
