@@ -4,18 +4,21 @@
  * The exporter owns what it already does well (endpoint, headers, compression and TLS from the standard
  * OTEL_EXPORTER_OTLP_* variables, the HTTP transport); this sink owns the data model and the failure policy.
  *
- * Several windows in one export call go out as ONE request whose series carry one data point per window, each
- * with its own timestamps. Why not one request per window: the call is retried as a whole by the dispatcher, so a
- * request that fails after earlier ones succeeded would resend those and double-count delta sums; one request is
- * all-or-nothing. It also keeps a backlog after an outage from costing N round trips inside one timeout.
+ * Several windows in one export call (a backlog after an outage) go out together: one request whose series carry
+ * one data point per window, each at its own timestamps, rather than one request per window, so a backlog does
+ * not cost N round trips inside one timeout. Requests are capped at ~4 MB (the collector refuses bodies over
+ * 20 MiB by default) by splitting between whole windows. The dispatcher retries a failed call with the same
+ * windows, so windows already delivered by an earlier request of that call are remembered and skipped: a retry
+ * never resends them (which would double-count delta sums).
  */
 import type { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Window } from '../core/window.js';
 import { SinkError, type Sink } from './sink.js';
-import { DataPointConverter, type SeriesPoint, type Temporality, type TemporalityChoice } from './otlp/data-points.js';
+import { DataPointConverter, type Temporality, type TemporalityChoice } from './otlp/data-points.js';
 import { toSinkError } from './otlp/export-error.js';
 import { loadOtel, type OtelModules } from './otlp/load.js';
+import { estimateBytes, planRequests, type PlannedWindow } from './otlp/request-plan.js';
 import { toResourceMetrics } from './otlp/resource-metrics.js';
 
 export type OtlpTemporality = 'cumulative' | 'delta' | 'lowmemory';
@@ -64,9 +67,17 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   let loaded: Promise<{ otel: OtelModules; exporter: OTLPMetricExporter; converter: DataPointConverter }> | undefined;
   // Points per window, computed once: a retried window is resent identically, and cumulative state never
   // advances twice for the same window.
-  const cache = new Map<string, { resource: Window['resource']; points: SeriesPoint[] }>();
+  const cache = new Map<string, PlannedWindow>();
+  // Windows delivered by a call that failed later on: the dispatcher hands them back, we skip them.
+  const delivered = new Set<string>();
   let lastPoints = 0;
   let pointsSent = 0;
+  const forget = (keys: readonly string[]) => {
+    for (const key of keys) {
+      cache.delete(key);
+      delivered.delete(key);
+    }
+  };
 
   const load = () => {
     loaded ??= loadOtel().then(
@@ -144,46 +155,45 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
       const deadline = Date.now() + timeoutMs + GUARD_MARGIN_MS;
       const { otel, exporter, converter } = await loadBy(deadline);
       const keys: string[] = [];
+      const pending: PlannedWindow[] = [];
       for (const w of windows) {
         const key = `${w.start}:${w.end}`;
         keys.push(key);
-        if (!cache.has(key)) cache.set(key, { resource: w.resource, points: converter.convert(w) });
-      }
-      if (cache.size > MAX_CACHED_WINDOWS) {
-        const current = new Set(keys);
-        for (const key of cache.keys()) {
-          if (cache.size <= MAX_CACHED_WINDOWS) break;
-          if (!current.has(key)) cache.delete(key);
+        if (delivered.has(key)) continue;
+        let entry = cache.get(key);
+        if (entry === undefined) {
+          const points = converter.convert(w);
+          entry = { key, resource: w.resource, points, bytes: estimateBytes(points) };
+          cache.set(key, entry);
         }
+        pending.push(entry);
       }
+      evictOldest(cache, keys);
+      evictOldest(delivered, keys);
 
-      // Normally every window shares one resource: one request. Windows are grouped only if it changed.
-      const groups = new Map<string, { resource: Window['resource']; points: SeriesPoint[] }>();
-      for (const key of keys) {
-        const entry = cache.get(key);
-        if (entry === undefined) continue;
-        const id = JSON.stringify(entry.resource);
-        const group = groups.get(id);
-        if (group === undefined) groups.set(id, { resource: entry.resource, points: [...entry.points] });
-        else group.points.push(...entry.points);
-      }
       try {
-        for (const group of groups.values()) {
-          if (group.points.length === 0) continue;
-          lastPoints = group.points.length;
-          await send(exporter, toResourceMetrics(otel, group.resource, group.points, converter.temporality), deadline);
-          pointsSent += group.points.length;
+        for (const request of planRequests(pending)) {
+          if (request.points.length > 0) {
+            lastPoints = request.points.length;
+            await send(exporter, toResourceMetrics(otel, request.resource, request.points, converter.temporality), deadline);
+            pointsSent += request.points.length;
+          }
+          for (const key of request.keys) {
+            cache.delete(key);
+            delivered.add(key);
+          }
         }
       } catch (error) {
-        // Keep the points only if the dispatcher will hand the same windows back.
-        if (!(error instanceof SinkError && error.retryable)) for (const key of keys) cache.delete(key);
+        // The dispatcher drops the windows unless it will retry them: then forget them too.
+        if (!(error instanceof SinkError && error.retryable)) forget(keys);
         throw error;
       }
-      for (const key of keys) cache.delete(key);
+      forget(keys);
     },
 
     async shutdown(): Promise<void> {
       cache.clear();
+      delivered.clear();
       if (loaded === undefined) return;
       const { exporter } = await loaded.catch(() => ({ exporter: undefined }));
       await exporter?.shutdown();
@@ -193,6 +203,16 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
       return { datapoints_last_export: lastPoints, datapoints_sent: pointsSent, retry_windows: cache.size };
     },
   };
+}
+
+/** Bounds the per-window memory like the dispatcher's backlog bounds windows, never evicting the current call's. */
+function evictOldest(collection: Map<string, unknown> | Set<string>, current: readonly string[]): void {
+  if (collection.size <= MAX_CACHED_WINDOWS) return;
+  const keep = new Set(current);
+  for (const key of collection.keys()) {
+    if (collection.size <= MAX_CACHED_WINDOWS) break;
+    if (!keep.has(key)) collection.delete(key);
+  }
 }
 
 function resolveTimeoutMs(option: number | undefined): number {

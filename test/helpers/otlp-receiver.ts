@@ -21,20 +21,28 @@ export interface OtlpReceiver {
   /** Base URL (scheme, host, port), as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
   readonly baseUrl: string;
   readonly requests: ReceivedRequest[];
+  /** Behaviour for requests without a scripted one. */
   mode: ReceiverMode;
+  /** Behaviours for the next requests, one each, before `mode` applies again. */
+  readonly script: ReceiverMode[];
+  /** Body sizes of every request that reached the handler, including refused ones. */
+  readonly bodyBytes: number[];
   waitForRequests(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
   close(): Promise<void>;
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: ReceivedRequest[] = [];
+  const script: ReceiverMode[] = [];
+  const bodyBytes: number[] = [];
   const waiters: Array<() => void> = [];
   const state = { mode: { kind: 'ok' } as ReceiverMode };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const mode = state.mode;
+      bodyBytes.push(chunks.reduce((a, c) => a + c.length, 0));
+      const mode = script.shift() ?? state.mode;
       if (mode.kind === 'hang') return; // never answer: the client must give up on its own
       if (req.method !== 'POST' || req.url !== '/v1/metrics') {
         res.writeHead(404).end();
@@ -65,6 +73,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: `${baseUrl}/v1/metrics`,
     baseUrl,
     requests,
+    script,
+    bodyBytes,
     get mode() {
       return state.mode;
     },

@@ -19,6 +19,8 @@ afterAll(async () => {
 afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.shutdown?.()));
   receiver.requests.length = 0;
+  receiver.script.length = 0;
+  receiver.bodyBytes.length = 0;
   receiver.mode = { kind: 'ok' };
 });
 
@@ -272,6 +274,51 @@ describe('otlpSink data model', () => {
     const hs = allPoints().filter((p) => p.name === 'http.server.request.duration');
     const counts = windows.map((w) => w.series[2].count);
     expect(hs.map((p) => p.histogram!.count)).toEqual([counts[0], counts[0] + counts[1], counts[0] + counts[1] + counts[2]]);
+  });
+
+  it('a large backlog is split between whole windows into requests far below the collector body limit, none lost', async () => {
+    const s = sink({ temporality: 'delta', timeoutMs: 20_000 });
+    const counts = Array.from({ length: 400 }, (_, k) => 10_000 + k);
+    const perWindow = 300;
+    const windows = Array.from({ length: 60 }, (_, i) =>
+      window(
+        T0 + i * 1000,
+        Array.from({ length: perWindow }, (_, k) =>
+          series({ name: 'lat', kind: 'histogram', unit: 'ms', labels: { route: `/r${k}` }, count: 800, sum: i, min: 1, max: 9, buckets: { scale: 6, offset: k, counts, zeroCount: 0 } }),
+        ),
+      ),
+    );
+    await s.export(windows);
+    expect(receiver.requests.length).toBeGreaterThan(1);
+    expect(Math.max(...receiver.bodyBytes)).toBeLessThan(20 * 1024 * 1024);
+    expect(receiver.bodyBytes.reduce((a, b) => a + b, 0)).toBeGreaterThan(20 * 1024 * 1024); // as one request it would be refused
+    const points = allPoints();
+    expect(points).toHaveLength(windows.length * perWindow);
+    const perStart = new Map<bigint, number>();
+    for (const p of points) perStart.set(p.startNs, (perStart.get(p.startNs) ?? 0) + 1);
+    expect([...perStart.values()].every((n) => n === perWindow)).toBe(true);
+    expect(perStart.size).toBe(windows.length);
+  });
+
+  it('a call that fails after some of its requests succeeded is retried without resending what arrived', async () => {
+    const s = sink({ temporality: 'delta', timeoutMs: 2000 });
+    const counts = Array.from({ length: 400 }, () => 1);
+    const windows = Array.from({ length: 40 }, (_, i) =>
+      window(T0 + i * 1000, [
+        series({ name: 'done', kind: 'counter', count: 1, sum: i + 1, total: 0 }),
+        ...Array.from({ length: 300 }, (_, k) =>
+          series({ name: 'lat', kind: 'histogram', labels: { k: String(k) }, count: 400, sum: 1, min: 1, max: 2, buckets: { scale: 6, offset: 0, counts, zeroCount: 0 } }),
+        ),
+      ]),
+    );
+    // The second request never gets an answer (a collector restarting mid-backlog).
+    receiver.script.push({ kind: 'ok' }, { kind: 'hang' });
+    await expect(s.export(windows)).rejects.toMatchObject({ retryable: true });
+    expect(receiver.requests).toHaveLength(1);
+    await s.export(windows); // the dispatcher's retry: same windows
+    const sums = allPoints().filter((p) => p.name === 'done');
+    // Every window's counter exactly once: the delta total is the true total.
+    expect(sums.map((p) => p.value).sort((a, b) => a! - b!)).toEqual(windows.map((_, i) => i + 1));
   });
 
   it('gauges without a value (NaN) are left out instead of sending null', async () => {
