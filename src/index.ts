@@ -10,6 +10,8 @@ export {
   type PrometheusSinkOptions,
   type ScrapeHandler,
 } from './sinks/prometheus.js';
+export { otlpSink, type OtlpSinkOptions, type OtlpTemporality } from './sinks/otlp.js';
+export { emfSink, type EmfSinkOptions } from './sinks/emf.js';
 export type {
   BoundCounter,
   BoundGauge,

@@ -7,6 +7,8 @@
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/options.js';
 import { consoleSink } from './console.js';
+import { emfSink } from './emf.js';
+import { otlpSink } from './otlp.js';
 import { prometheusSink } from './prometheus.js';
 import type { Sink } from './sink.js';
 
@@ -14,6 +16,8 @@ import type { Sink } from './sink.js';
 const factories: Record<string, () => Sink> = {
   console: () => consoleSink(),
   prometheus: () => prometheusSink(),
+  otlp: () => otlpSink(),
+  emf: () => emfSink(),
 };
 
 export function defaultSinks(env: NodeJS.ProcessEnv, logger: Logger): Sink[] {
