@@ -87,6 +87,8 @@ export interface CloudWatchSinkOptions {
 }
 
 export interface CloudWatchSink extends Sink {
+  /** Sends everything pending (within `shutdownTimeoutMs`), then stops. */
+  shutdown(): Promise<void>;
   stats(): Readonly<Record<string, number>>;
   /** The pacing this pod follows right now. */
   pacing(): {
