@@ -39,9 +39,9 @@ export class BoundCounterHandle implements BoundCounter {
   add(value: number): void {
     if (typeof value === 'number' && value >= 0 && value < Infinity) {
       const o = this.clock[0] * this.pageSize + this.index;
-      this.count[o]++;
       this.sum[o] += value;
       this.last[o] = value;
+      this.count[o]++; // last (here and below): a counted record is complete for a worker lane's reader (src/workers/link.ts)
     } else {
       this.drops.drop(this.metric, reasonFor(value));
     }
@@ -76,11 +76,11 @@ export class BoundGaugeHandle implements BoundGauge {
     if (typeof value === 'number' && value - value === 0) {
       const o = this.clock[0] * this.pageSize + this.index;
       this.current[this.index] = value;
-      this.count[o]++;
       this.sum[o] += value;
       this.last[o] = value;
       if (value < this.min[o]) this.min[o] = value;
       if (value > this.max[o]) this.max[o] = value;
+      this.count[o]++;
     } else {
       this.drops.drop(this.metric, typeof value === 'number' ? 'non_finite' : 'not_a_number');
     }
@@ -142,7 +142,6 @@ export class BoundHistogramHandle implements BoundHistogram {
     if (typeof value === 'number' && value >= 0 && value < Infinity) {
       const slot = this.clock[0];
       const o = slot * this.pageSize + this.index;
-      this.count[o]++;
       this.sum[o] += value;
       if (value < this.min[o]) this.min[o] = value;
       if (value > this.max[o]) this.max[o] = value;
@@ -160,6 +159,7 @@ export class BoundHistogramHandle implements BoundHistogram {
         else if (bucket > this.maxDense) bucket = this.maxDense;
       }
       this.buckets[slot * this.stride + bucket]++;
+      this.count[o]++;
     } else {
       this.drops.drop(this.metric, reasonFor(value));
     }

@@ -33,6 +33,8 @@ export interface MetricsInternals {
   readonly options: ResolvedOptions;
   /** Delay between advancing the clock and sealing, so a worker's write racing the boundary lands first. */
   sealGraceMs: number;
+  /** Called with a slot just before it is sealed: worker lanes copy their new records into main-thread mirrors. */
+  readonly beforeSeal: Array<(slot: number) => void>;
   /** Seals every interval that ended by `now` (the timer calls this; tests may too). */
   tick(now?: number): void;
   family(definition: MetricDefinition): Family;
@@ -43,6 +45,7 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
   readonly clock: Int32Array;
   readonly table: SeriesTable;
   sealGraceMs = 0;
+  readonly beforeSeal: Array<(slot: number) => void> = [];
   private readonly sealer: Sealer;
   private readonly runners: SinkRunner[];
   private readonly observed: ObservedGauge[] = [];
@@ -52,6 +55,8 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
   private openStart: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A seal delayed by sealGraceMs; flush() waits for it so no window is lost at shutdown or sealed out of order. */
+  private graceSeal: Promise<void> | undefined;
   private readonly closers: Array<() => void> = [];
   private readonly dropped: Counter;
   private readonly observeFailures: Counter;
@@ -190,7 +195,17 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
       for (const gauge of this.observed) gauge.poll(this.options.observeTimeoutMs);
       const requests = this.advance(sequence);
       if (this.sealGraceMs > 0) {
-        setTimeout(() => this.sealAndDispatch(requests), this.sealGraceMs).unref();
+        const pending: Promise<void> = new Promise((resolve) => {
+          setTimeout(() => {
+            try {
+              this.sealAndDispatch(requests);
+            } finally {
+              if (this.graceSeal === pending) this.graceSeal = undefined;
+              resolve();
+            }
+          }, this.sealGraceMs).unref();
+        });
+        this.graceSeal = pending;
       } else {
         this.sealAndDispatch(requests);
       }
@@ -207,7 +222,8 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
       // Only the open interval's slot was written: the clock never pointed at the intervals of a stall.
       requests.push({ sequence: s, start, end: (s + 1) * this.intervalMs, slot: s === this.openSequence ? s % slots : -1 });
     }
-    this.clock[0] = sequence % slots;
+    // Atomics: the publication worker lanes read (they then read it with plain loads on every record).
+    Atomics.store(this.clock, 0, sequence % slots);
     this.openSequence = sequence;
     this.openStart = sequence * this.intervalMs;
     return requests;
@@ -215,7 +231,10 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
 
   private sealAndDispatch(requests: readonly SealRequest[]): void {
     const windows: Window[] = [];
-    for (const request of requests) windows.push(this.sealer.seal(request));
+    for (const request of requests) {
+      for (const hook of this.beforeSeal) hook(request.slot);
+      windows.push(this.sealer.seal(request));
+    }
     this.publishSinkStats();
     for (const runner of this.runners) runner.enqueue(windows);
   }
@@ -241,6 +260,7 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
   }
 
   async flush(): Promise<void> {
+    if (this.graceSeal !== undefined) await this.graceSeal;
     if (!this.stopped) {
       const now = Date.now();
       const sequence = Math.floor(now / this.intervalMs);
@@ -253,6 +273,7 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
         this.sealAndDispatch([request]);
       }
     }
+    if (this.graceSeal !== undefined) await this.graceSeal;
     await Promise.all(this.runners.map((runner) => runner.idle()));
   }
 

@@ -73,6 +73,8 @@ export interface TableOptions {
   readonly drops: DropRecorder;
   /** Current window sequence, for idle tracking. */
   readonly now: () => number;
+  /** Histogram buckets in SharedArrayBuffers: a worker's lane, read by the main thread's sealer. */
+  readonly shared?: boolean;
 }
 
 export class SeriesTable {
@@ -101,7 +103,7 @@ export class SeriesTable {
     } else if (definition.kind === 'gauge') {
       handle = new BoundGaugeHandle(clock, page, index, definition.name, drops);
     } else {
-      buckets = allocateBuckets(allocator.slots, mapping.size, false);
+      buckets = allocateBuckets(allocator.slots, mapping.size, this.options.shared === true);
       handle = new BoundHistogramHandle(clock, page, index, buckets, mapping.tables, mapping.size, definition.name, drops);
     }
  const series = new Series(definition, labels, labelKey, { page, index, buckets }, pageNumber, handle, this.options.now());
@@ -190,7 +192,8 @@ export class Family {
     node.series = series;
   }
 
-  private overflowSeries(): Series {
+  /** Public so a worker's overflow series joins the main thread's overflow series (src/workers/link.ts). */
+  overflowSeries(): Series {
     if (this.overflow === undefined) {
       this.overflow = this.table.create(this.definition, OVERFLOW_LABELS, 'otel.metric.overflow="true"');
       this.overflow.pinned = true;

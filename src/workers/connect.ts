@@ -1,0 +1,220 @@
+/**
+ * Worker-thread side: connectMetrics(link) gives a worker the same counter / gauge / histogram API as the main
+ * thread, recording into this thread's own lane in SharedArrayBuffers. The instruments and bound handles are the
+ * core's own classes over a worker-side SeriesTable, so a record is the same plain typed-array stores as on the
+ * main thread, with the slot read from the main thread's shared clock. The worker never seals: the main thread's
+ * sealer reads this lane, so windows close on time however busy the worker is.
+ *
+ * Series are never evicted in a worker (there is no sealer here to see them idle); unbound label sets beyond
+ * `maxSeriesPerMetric` go to the overflow series, as on the main thread.
+ */
+import { isMainThread, MessageChannel, parentPort, type MessagePort } from 'node:worker_threads';
+import type { Counter, Gauge, Histogram, InstrumentOptions } from '../core/api.js';
+import { bucketMapping } from '../core/exponential-histogram.js';
+import type { DropRecorder } from '../core/handles.js';
+import { CounterInstrument, GaugeInstrument, HistogramInstrument } from '../core/instruments.js';
+import { PageAllocator } from '../core/lane.js';
+import { assertMetricName, ConfigError } from '../core/options.js';
+import { OVERFLOW_LABELS, SeriesTable, type Family, type MetricDefinition, type Series, type TableOptions } from '../core/series.js';
+import type { Labels, MetricKind } from '../core/window.js';
+import { LINK_TAG, type LaneMessage, type PortMessage, type SyncedMessage, type WorkerLink } from './protocol.js';
+
+export interface WorkerMetrics {
+  readonly intervalMs: number;
+  counter(name: string, options?: InstrumentOptions): Counter;
+  /** Gauges add up across threads: each thread holds its part (e.g. its own in-flight tasks). */
+  gauge(name: string, options?: InstrumentOptions): Gauge;
+  histogram(name: string, options?: InstrumentOptions): Histogram;
+  /**
+   * Resolves once the main thread has attached every series declared so far. Records need no flushing (the
+   * sealer reads them from shared memory); await this before recording when a series' very first records must
+   * land in the window they were made in.
+   */
+  flush(): Promise<void>;
+  /** Detaches this thread's lane: the main thread seals what it holds, then drops it. Records afterwards are not seen. */
+  close(): void;
+}
+
+let connection: WorkerConnection | undefined;
+
+/** Connects this worker thread to the main thread's registry; call it once per thread (later calls return the same object). */
+export function connectMetrics(link: WorkerLink): WorkerMetrics {
+  if (isMainThread) {
+    throw new ConfigError('connectMetrics() runs in a worker thread; the main thread records through createMetrics()');
+  }
+  assertLink(link);
+  if (connection !== undefined) {
+    if (connection.registry === link.registry) return connection;
+    throw new ConfigError('this worker is already connected to another registry; close() that connection first');
+  }
+  connection = new WorkerConnection(link);
+  return connection;
+}
+
+function assertLink(link: unknown): asserts link is WorkerLink {
+  const candidate = link as Partial<WorkerLink> | null | undefined;
+  if (typeof candidate !== 'object' || candidate === null || candidate.scalesignal !== LINK_TAG) {
+    throw new ConfigError(
+      'connectMetrics(link): link must be the object made by createWorkerLink() or createPoolLink() on the main thread (passed through workerData), from the same scalesignal version',
+    );
+  }
+  if (!(candidate.clock instanceof SharedArrayBuffer)) throw new ConfigError('connectMetrics(link): link.clock must be a SharedArrayBuffer');
+}
+
+/** A SeriesTable that tells the main thread about every series it creates (once each). */
+class AnnouncingTable extends SeriesTable {
+  constructor(
+    options: TableOptions,
+    private readonly post: (message: LaneMessage) => void,
+  ) {
+    super(options);
+  }
+
+  override create(definition: MetricDefinition, labels: Labels, labelKey: string): Series {
+    const series = super.create(definition, labels, labelKey);
+    const buckets = series.local.buckets;
+    this.post({
+      type: 'series',
+      page: series.pageNumber,
+      index: series.local.index,
+      buckets: buckets === null ? null : (buckets.buffer as SharedArrayBuffer),
+      name: definition.name,
+      kind: definition.kind,
+      unit: definition.unit,
+      description: definition.description,
+      labels: series.labels,
+      overflow: series.labels === OVERFLOW_LABELS,
+    });
+    return series;
+  }
+}
+
+class WorkerConnection implements WorkerMetrics {
+  readonly intervalMs: number;
+  readonly registry: number;
+  private readonly port: MessagePort;
+  private readonly table: SeriesTable;
+  private readonly instruments = new Map<string, { kind: MetricKind; unit: string; instrument: Counter | Gauge | Histogram }>();
+  private readonly dropped: Counter;
+  private readonly syncs = new Map<number, () => void>();
+  private nextSync = 1;
+  private closed = false;
+
+  constructor(link: WorkerLink) {
+    this.intervalMs = link.intervalMs;
+    this.registry = link.registry;
+    this.port = link.port ?? handOverPort(link.registry);
+    const post = (message: LaneMessage) => {
+      if (!this.closed) this.port.postMessage(message);
+    };
+    const allocator = new PageAllocator(link.slots, true, (page, pageNumber) =>
+      post({ type: 'page', page: pageNumber, buffer: page.buffer as SharedArrayBuffer }),
+    );
+    const drops: DropRecorder = { drop: (metric, reason) => this.dropped.add(1, { metric, reason }) };
+    this.table = new AnnouncingTable(
+      {
+        clock: new Int32Array(link.clock),
+        allocator,
+        mapping: bucketMapping(link.histogramScale),
+        maxSeriesPerMetric: link.maxSeriesPerMetric,
+        drops,
+        // Only read for idle eviction, which never happens in a worker.
+        now: () => 0,
+        shared: true,
+      },
+      post,
+    );
+    // Same name, unit and description as the main thread's, so drops in workers merge into one series.
+    this.dropped = this.counter('scalesignal.recordings.dropped', {
+      unit: '{recording}',
+      description: 'Recordings dropped: NaN, infinite, negative (counters, histograms) or not a number',
+    });
+    this.port.on('message', (message: SyncedMessage) => this.synced(message));
+    this.port.once('close', () => this.detach());
+    // The lane must not keep the worker alive; flush() refs the port while it waits.
+    this.port.unref();
+  }
+
+  counter(name: string, options: InstrumentOptions = {}): Counter {
+    return this.instrument(name, 'counter', options, (family) => new CounterInstrument(family)) as Counter;
+  }
+
+  histogram(name: string, options: InstrumentOptions = {}): Histogram {
+    return this.instrument(name, 'histogram', options, (family) => new HistogramInstrument(family)) as Histogram;
+  }
+
+  gauge(name: string, options: InstrumentOptions = {}): Gauge {
+    if (typeof options === 'object' && options !== null && 'observe' in options) {
+      throw new ConfigError(`gauge "${name}": observed gauges are polled by the main thread; declare them there`);
+    }
+    return this.instrument(name, 'gauge', options, (family) => new GaugeInstrument(family)) as Gauge;
+  }
+
+  flush(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const id = this.nextSync++;
+    return new Promise((resolve) => {
+      this.syncs.set(id, resolve);
+      this.port.ref();
+      this.port.postMessage({ type: 'sync', id } satisfies LaneMessage);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.port.close();
+    this.detach();
+  }
+
+  private detach(): void {
+    this.closed = true;
+    for (const resolve of this.syncs.values()) resolve();
+    this.syncs.clear();
+    if (connection === this) connection = undefined;
+  }
+
+  private synced(message: SyncedMessage): void {
+    if (typeof message !== 'object' || message === null || message.type !== 'synced') return;
+    const resolve = this.syncs.get(message.id);
+    if (resolve === undefined) return;
+    this.syncs.delete(message.id);
+    resolve();
+    if (this.syncs.size === 0) this.port.unref();
+  }
+
+  /** Same declaration rules as the main thread's registry. */
+  private instrument(
+    name: string,
+    kind: MetricKind,
+    options: InstrumentOptions,
+    make: (family: Family) => Counter | Gauge | Histogram,
+  ): Counter | Gauge | Histogram {
+    assertMetricName(name);
+    if (typeof options !== 'object' || options === null) throw new ConfigError(`${kind} "${name}": options must be an object`);
+    const unit = options.unit ?? '';
+    if (typeof unit !== 'string' || unit.length > 63) {
+      throw new ConfigError(`${kind} "${name}": option "unit" must be a UCUM string such as "ms", "s", "By", "{request}"`);
+    }
+    const existing = this.instruments.get(name);
+    if (existing !== undefined) {
+      if (existing.kind !== kind || existing.unit !== unit) {
+        throw new ConfigError(
+          `metric "${name}" is already a ${existing.kind} with unit "${existing.unit}"; cannot redeclare it as a ${kind} with unit "${unit}"`,
+        );
+      }
+      return existing.instrument;
+    }
+    const instrument = make(this.table.family({ name, kind, unit, description: options.description ?? '' }));
+    this.instruments.set(name, { kind, unit, instrument });
+    return instrument;
+  }
+}
+
+/** Pool links carry no port: make one and send its other end to the main thread (acceptMetricsPort picks it up). */
+function handOverPort(registry: number): MessagePort {
+  if (parentPort === null) throw new ConfigError('connectMetrics(link): a pool link needs a worker with a parentPort');
+  const { port1, port2 } = new MessageChannel();
+  const message: PortMessage = { scalesignal: LINK_TAG, registry, port: port2 };
+  parentPort.postMessage(message, [port2]);
+  return port1;
+}
