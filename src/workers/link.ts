@@ -182,6 +182,15 @@ interface MirroredPage {
   readonly copiedSum: Float64Array;
 }
 
+interface BucketsCopied {
+  /** Lowest and highest dense bucket that grew. */
+  low: number;
+  high: number;
+  zeros: number;
+  /** Increments copied, zero bucket included. */
+  records: number;
+}
+
 interface HeldSeries {
   readonly series: Series;
   /** Histograms: dense bucket indexes this lane has ever had records in (the range copies scan). */
@@ -248,7 +257,7 @@ class Lane {
       let last = worker.last[o];
       if (last !== last && held.gauge) last = worker.current[held.index];
       if (held.workerBuckets !== null) {
-        const grown = this.copyBuckets(held, slot, min, max);
+        const grown = this.copyBuckets(held, slot, min, max, fresh);
         // Widen min / max to every bucket copied, so the sealer reads and clears all of them; a racing record's
         // value is then known to its bucket's precision.
         const valid = min <= max;
@@ -274,39 +283,54 @@ class Lane {
   }
 
   /**
-   * Copies bucket increments over [index(min), index(max)] joined with every range copied before: a record that
-   * raced the min / max reset lies in an earlier range. Returns the lowest and highest dense bucket that grew.
+   * Copies bucket increments over [index(min), index(max)]. When they do not account for every new record, one
+   * raced the min / max reset and its bucket lies in a range copied before: the rest of those ranges is scanned
+   * too. Returns the lowest and highest dense bucket that grew, and the new zero values.
    */
-  private copyBuckets(held: HeldSeries, slot: number, min: number, max: number): { low: number; high: number; zeros: number } {
+  private copyBuckets(held: HeldSeries, slot: number, min: number, max: number, fresh: number): BucketsCopied {
     const { mapping } = this.hub;
+    const zero = slot * (mapping.size + 1) + mapping.size;
     const workerBuckets = held.workerBuckets as Uint32Array;
     const copied = held.copiedBuckets as Uint32Array;
-    const mirrorBuckets = held.location.buckets as Uint32Array;
-    if (min <= max) {
-      if (max > 0) {
-        held.hullLow = Math.min(held.hullLow, min > 0 ? mapping.denseIndex(min) : 0);
-        held.hullHigh = Math.max(held.hullHigh, mapping.denseIndex(max));
-      }
-    }
-    const base = slot * (mapping.size + 1);
+    const zeros = (workerBuckets[zero] - copied[zero]) >>> 0;
+    (held.location.buckets as Uint32Array)[zero] += zeros;
+    copied[zero] = workerBuckets[zero];
+    const grown: BucketsCopied = { low: Infinity, high: -Infinity, zeros, records: zeros };
     let low = Infinity;
     let high = -Infinity;
-    for (let i = held.hullLow; i <= held.hullHigh; i++) {
+    if (min <= max && max > 0) {
+      low = min > 0 ? mapping.denseIndex(min) : 0;
+      high = mapping.denseIndex(max);
+      this.copyRange(held, slot, low, high, grown);
+    }
+    if (grown.records < fresh && low > high) {
+      this.copyRange(held, slot, held.hullLow, held.hullHigh, grown);
+    } else if (grown.records < fresh) {
+      this.copyRange(held, slot, held.hullLow, Math.min(held.hullHigh, low - 1), grown);
+      this.copyRange(held, slot, Math.max(held.hullLow, high + 1), held.hullHigh, grown);
+    }
+    if (low < held.hullLow) held.hullLow = low;
+    if (high > held.hullHigh) held.hullHigh = high;
+    return grown;
+  }
+
+  private copyRange(held: HeldSeries, slot: number, low: number, high: number, grown: BucketsCopied): void {
+    const base = slot * (this.hub.mapping.size + 1);
+    const workerBuckets = held.workerBuckets as Uint32Array;
+    const copied = held.copiedBuckets as Uint32Array;
+    const mirror = held.location.buckets as Uint32Array;
+    for (let i = low; i <= high; i++) {
       const now = workerBuckets[base + i];
       // >>> 0 keeps the difference right when a cumulative bucket wraps past 2^32.
       const added = (now - copied[base + i]) >>> 0;
       if (added !== 0) {
-        mirrorBuckets[base + i] += added;
+        mirror[base + i] += added;
         copied[base + i] = now;
-        if (i < low) low = i;
-        high = i;
+        grown.records += added;
+        if (i < grown.low) grown.low = i;
+        if (i > grown.high) grown.high = i;
       }
     }
-    const zero = base + mapping.size;
-    const zeros = (workerBuckets[zero] - copied[zero]) >>> 0;
-    mirrorBuckets[zero] += zeros;
-    copied[zero] = workerBuckets[zero];
-    return { low, high, zeros };
   }
 
   private receive(message: LaneMessage): void {
