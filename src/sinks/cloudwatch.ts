@@ -192,7 +192,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     ...(fleetSource !== undefined ? { fleetSize: fleetSource } : {}),
   });
 
-  announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
+  announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, plain: pacer.plainPeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
   publisher.start();
 
   return {
@@ -238,7 +238,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
 function announce(
   logger: Logger,
   name: string,
-  p: { fleetSize: number; quotaTps: number; headroom: number; period: number; phase: number; dynamic: boolean },
+  p: { fleetSize: number; quotaTps: number; headroom: number; period: number; plain: number; phase: number; dynamic: boolean },
 ): void {
   // A datum waits at most one period after its second ends, plus the send offset (< 0.5 s) and the round trip.
   const worst = p.period + 1;
@@ -247,6 +247,9 @@ function announce(
     `scalesignal cloudwatch sink "${name}": ${p.fleetSize} pod(s)${p.dynamic ? ' (initially)' : ''} sharing ` +
     `${p.quotaTps} PutMetricData/s x ${p.headroom} headroom -> this pod sends ${cadence}; ` +
     `datapoints keep 1-second resolution and reach CloudWatch within ~${worst} s of their second.`;
+  if (p.period > p.plain) {
+    message += ` (The period is longer than fleetSize / (quotaTps x headroom) = ${p.plain} s so that pods on hashed phases cannot overload one second; StatefulSet pod names spread exactly.)`;
+  }
   if (worst > FRESHNESS_GOAL_SECONDS) {
     message +=
       ` That is slower than ${FRESHNESS_GOAL_SECONDS} s: for autoscaling on second-fresh signals at this fleet size use the EMF sink ` +

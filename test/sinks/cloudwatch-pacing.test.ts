@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cloudWatchSink, type CloudWatchSinkOptions, type PutMetricDataInput } from '../../src/sinks/cloudwatch.js';
 import { hash32, ordinalOf, phaseOf } from '../../src/sinks/cloudwatch/identity.js';
 import { Pacer } from '../../src/sinks/cloudwatch/pacer.js';
+import { classify } from '../../src/sinks/cloudwatch/transport.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { series, window } from '../helpers/windows.js';
 
@@ -224,6 +225,32 @@ describe('cloudwatch pacing', () => {
     expect(sink.stats().batches_dropped).toBe(1);
   });
 
+  it('halves the request size and resends when a request is too large', async () => {
+    let first = true;
+    const { calls, transport } = recorder(() => {
+      if (!first) return undefined;
+      first = false;
+      return Object.assign(new Error('Request size 1100000 exceeded 1048576 bytes'), { name: 'RequestEntityTooLarge', $metadata: { httpStatusCode: 413 } });
+    });
+    const sink = sinkWith({ transport, fleetSize: 1, maxRequestBytes: 200_000 });
+    await run(sink, 1, 1000);
+    await run(sink, 3, 0, 1);
+    await sink.shutdown();
+    expect(sink.stats().datapoints_dropped).toBe(0);
+    expect(datapoints(calls.slice(1))).toBe(1000);
+    expect(calls.length).toBeGreaterThan(2);
+  });
+
+  it('drops seconds older than CloudWatch accepts instead of sending them', async () => {
+    const { calls, transport } = recorder();
+    const sink = sinkWith({ transport, fleetSize: 1 });
+    sink.export([windowAt(T0 - 15 * 24 * 3600_000), windowAt(T0 - 1000)]);
+    await run(sink, 2);
+    await sink.shutdown();
+    expect(sink.stats().datapoints_dropped).toBe(3);
+    expect(calls.flatMap((c) => c.input.MetricData).every((d) => d.Timestamp.getTime() >= T0 - 1000)).toBe(true);
+  });
+
   it('bounds pending data, dropping the oldest seconds first', async () => {
     const { calls, transport } = recorder(() => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     const sink = sinkWith({ transport, fleetSize: 1, maxPendingDatapoints: 30, shutdownTimeoutMs: 0 });
@@ -271,7 +298,7 @@ describe('cloudwatch pacing', () => {
   it('re-reads a fleet size function before each slot', async () => {
     let fleet = 100;
     const { transport } = recorder();
-    const sink = sinkWith({ transport, fleetSize: () => fleet, quotaTps: 10, headroom: 1 });
+    const sink = sinkWith({ transport, fleetSize: () => fleet, quotaTps: 10, headroom: 1, identity: 'worker-3' });
     expect(sink.pacing().periodSeconds).toBe(10);
     await run(sink, 12);
     fleet = 300;
@@ -322,6 +349,23 @@ describe('cloudwatch pacing', () => {
   });
 });
 
+describe('error classification', () => {
+  it('reads the codes the SDK puts on its errors', () => {
+    const sdk = (name: string, status: number, code = name) => Object.assign(new Error(name), { name, Code: code, $metadata: { httpStatusCode: status } });
+    expect(classify(sdk('Throttling', 400)).kind).toBe('throttled');
+    expect(classify(sdk('ThrottlingException', 400)).kind).toBe('throttled');
+    expect(classify(sdk('CloudWatchServiceException', 429, 'TooManyRequests')).kind).toBe('throttled');
+    expect(classify(sdk('InternalServiceFault', 500, 'InternalServiceError')).kind).toBe('transient');
+    expect(classify(sdk('ServiceUnavailable', 503)).kind).toBe('transient');
+    expect(classify(sdk('InvalidParameterValueException', 400, 'InvalidParameterValue'))).toMatchObject({ kind: 'fatal', code: 'InvalidParameterValue', status: 400 });
+    expect(classify(sdk('AccessDeniedException', 403)).kind).toBe('fatal');
+    expect(classify(sdk('RequestEntityTooLarge', 413)).kind).toBe('tooLarge');
+    expect(classify(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })).kind).toBe('transient');
+    expect(classify(Object.assign(new Error('timed out'), { name: 'TimeoutError' })).kind).toBe('transient');
+    expect(classify(new TypeError('x is not a function')).kind).toBe('fatal');
+  });
+});
+
 describe('pacer', () => {
   it('doubles the period on throttling up to the cap and returns additively', () => {
     const pacer = new Pacer({ quotaTps: 500, headroom: 0.8, fleetSize: 4000, identity: 'x' });
@@ -340,6 +384,19 @@ describe('pacer', () => {
     }
     expect(back.length).toBeGreaterThanOrEqual(7);
     expect(back[back.length - 1]).toBe(10);
+  });
+
+  it('lengthens the period where hashed phases would overload a second, not for ordinals or large quotas', () => {
+    const hashed = new Pacer({ quotaTps: 20, headroom: 0.8, fleetSize: 200, identity: 'web-7d9f8c6b5-xk2p9' });
+    const ordinal = new Pacer({ quotaTps: 20, headroom: 0.8, fleetSize: 200, identity: 'web-17' });
+    expect(ordinal.basePeriod).toBe(13);
+    expect(hashed.plainPeriod).toBe(13);
+    expect(hashed.basePeriod).toBe(24);
+    expect(new Pacer({ quotaTps: 1000, headroom: 0.8, fleetSize: 15_000, identity: 'web-7d9f8c6b5-xk2p9' }).basePeriod).toBe(19);
+    // Small fleets keep several requests a second when they need them.
+    expect(new Pacer({ quotaTps: 500, headroom: 0.8, fleetSize: 10, identity: 'web-7d9f8c6b5-xk2p9' }).perSlot).toBe(10);
+    // Never more than twice the plain period.
+    expect(new Pacer({ quotaTps: 1, headroom: 0.8, fleetSize: 10, identity: 'web-7d9f8c6b5-xk2p9' }).basePeriod).toBe(26);
   });
 
   it('never schedules two sends closer than half a period, even when the phase moves', () => {

@@ -8,6 +8,7 @@
  */
 import type { SeriesWindow, Window } from '../../core/window.js';
 import { histogramValues } from './histogram.js';
+import { fixedBytes, valueBytes } from './size.js';
 import type { Dimension, MetricDatum, StandardUnit, StatisticSet } from './types.js';
 import { cloudWatchUnit } from './units.js';
 
@@ -38,15 +39,19 @@ export interface ConversionCounts {
 }
 
 interface SeriesInfo {
+  readonly key: string;
   readonly service: string;
   readonly name: string;
   readonly unit: StandardUnit;
   readonly dimensions: readonly Dimension[];
+  /** JSON bytes of everything but the values. */
+  readonly bytes: number;
 }
 
 export class DatumConverter {
   readonly counts: ConversionCounts = { dimensionsTruncated: 0, dimensionsDropped: 0, datapointsInvalid: 0 };
   private readonly cache = new Map<string, SeriesInfo>();
+  private readonly byPosition: Array<SeriesInfo | undefined> = [];
 
   constructor(private readonly options: DatumOptions) {}
 
@@ -61,31 +66,47 @@ export class DatumConverter {
     return n;
   }
 
-  convert(window: Window, out: MetricDatum[]): void {
+  /** Appends the window's datums to `out` and, when given, their estimated JSON sizes to `sizes`. */
+  convert(window: Window, out: MetricDatum[], sizes?: number[]): void {
     const { filter, storageResolution } = this.options;
     // One Date per second, shared by its datums: they are never mutated.
     const timestamp = new Date(window.start);
-    for (const series of window.series) {
+    const list = window.series;
+    const service = window.resource.service;
+    for (let i = 0; i < list.length; i++) {
+      const series = list[i];
       if (filter !== undefined && !safeFilter(filter, series)) continue;
       if (!produces(series)) continue;
-      const info = this.info(series, window.resource.service);
+      // Windows list the same series in the same order second after second: try the same position first.
+      const known = this.byPosition[i];
+      const info = known !== undefined && known.key === series.key && known.service === service ? known : this.info(series, service, i);
       const datum = toDatum(series, info, timestamp, storageResolution);
-      if (datum === undefined) this.counts.datapointsInvalid++;
-      else out.push(datum);
+      if (datum === undefined) {
+        this.counts.datapointsInvalid++;
+        continue;
+      }
+      out.push(datum);
+      if (sizes !== undefined) sizes.push(info.bytes + valueBytes(datum));
     }
   }
 
-  private info(series: SeriesWindow, service: string): SeriesInfo {
+  private info(series: SeriesWindow, service: string, position: number): SeriesInfo {
     const cached = this.cache.get(series.key);
-    if (cached !== undefined && cached.service === service) return cached;
-    if (this.cache.size >= CACHE_SIZE) this.cache.clear();
-    const info: SeriesInfo = {
-      service,
-      name: metricName(series.name),
-      unit: cloudWatchUnit(series.unit, series.kind),
-      dimensions: this.dimensions(series, service),
-    };
+    if (cached !== undefined && cached.service === service) {
+      if (position < CACHE_SIZE) this.byPosition[position] = cached;
+      return cached;
+    }
+    if (this.cache.size >= CACHE_SIZE) {
+      this.cache.clear();
+      this.byPosition.length = 0;
+    }
+    const name = metricName(series.name);
+    const unit = cloudWatchUnit(series.unit, series.kind);
+    const dimensions = this.dimensions(series, service);
+    const bytes = fixedBytes(name, dimensions, unit, this.options.storageResolution);
+    const info: SeriesInfo = { key: series.key, service, name, unit, dimensions, bytes };
     this.cache.set(series.key, info);
+    if (position < CACHE_SIZE) this.byPosition[position] = info;
     return info;
   }
 
@@ -143,31 +164,28 @@ function hasBuckets(s: SeriesWindow): boolean {
   return false;
 }
 
+/** Object literals of one shape per case (no spreading): this runs once per series and second. */
 function toDatum(s: SeriesWindow, info: SeriesInfo, timestamp: Date, resolution: 1 | 60): MetricDatum | undefined {
-  const head = {
-    MetricName: info.name,
-    Dimensions: info.dimensions,
-    Timestamp: timestamp,
-    Unit: info.unit,
-    StorageResolution: resolution,
-  };
+  const name = info.name;
+  const dimensions = info.dimensions;
+  const unit = info.unit;
   switch (s.kind) {
     case 'counter': {
       const sum = clampValue(s.sum);
       if (s.count > 0 && Number.isFinite(s.min) && Number.isFinite(s.max)) {
         const stats = statisticSet(s.count, sum, s.min, s.max);
-        if (stats !== undefined) return { ...head, StatisticValues: stats };
+        if (stats !== undefined) return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, StatisticValues: stats, Unit: unit, StorageResolution: resolution };
       }
-      return { ...head, Value: sum };
+      return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, Value: sum, Unit: unit, StorageResolution: resolution };
     }
     case 'gauge': {
       const last = clampValue(s.last);
       if (Number.isFinite(s.min) && Number.isFinite(s.max) && (s.min < last || s.max > last)) {
         // SampleCount 1 per pod: fleet Sum = total across pods, Average = per pod, Maximum = the spike.
         const stats = statisticSet(1, last, Math.min(s.min, last), Math.max(s.max, last));
-        if (stats !== undefined) return { ...head, StatisticValues: stats };
+        if (stats !== undefined) return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, StatisticValues: stats, Unit: unit, StorageResolution: resolution };
       }
-      return { ...head, Value: last };
+      return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, Value: last, Unit: unit, StorageResolution: resolution };
     }
     case 'histogram': {
       if (s.buckets !== undefined) {
@@ -175,12 +193,12 @@ function toDatum(s: SeriesWindow, info: SeriesInfo, timestamp: Date, resolution:
         if (pairs !== undefined) {
           const values = pairs.values;
           for (let i = 0; i < values.length; i++) values[i] = clampValue(values[i]);
-          return { ...head, Values: values, Counts: pairs.counts };
+          return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, Values: values, Counts: pairs.counts, Unit: unit, StorageResolution: resolution };
         }
       }
       if (Number.isFinite(s.min) && Number.isFinite(s.max)) {
         const stats = statisticSet(s.count, clampValue(s.sum), s.min, s.max);
-        if (stats !== undefined) return { ...head, StatisticValues: stats };
+        if (stats !== undefined) return { MetricName: name, Dimensions: dimensions, Timestamp: timestamp, StatisticValues: stats, Unit: unit, StorageResolution: resolution };
       }
       return undefined;
     }

@@ -120,20 +120,9 @@ export function histogramValues(buckets: HistogramBuckets, min: number, max: num
   const budget = Math.max(1, maxPairs - (minPair ? 1 : 0) - (maxPair ? 1 : 0) - (zero > 0 ? 1 : 0));
   if (n > budget) merge(n, budget);
 
-  const values: number[] = [];
-  const counts: number[] = [];
-  const push = (value: number, count: number): void => {
-    if (!(count > 0)) return;
-    const k = values.length;
-    // Clamping can make neighbours equal; CloudWatch expects each value once.
-    if (k > 0 && values[k - 1] === value) counts[k - 1] += count;
-    else {
-      values.push(value);
-      counts.push(count);
-    }
-  };
-  if (minPair) push(min, 1);
-  if (zero > 0) push(0, zero);
+  const out: ValueCounts = { values: [], counts: [] };
+  if (minPair) append(out, min, 1);
+  if (zero > 0) append(out, 0, zero);
   if (n > budget) {
     for (let g = 0; g < n; g = next[g]) {
       let c = 0;
@@ -142,13 +131,25 @@ export function histogramValues(buckets: HistogramBuckets, min: number, max: num
         c += bucketCount[i];
         weighted += bucketValue[i] * bucketCount[i];
       }
-      push(weighted / c, c);
+      append(out, weighted / c, c);
     }
   } else {
-    for (let i = 0; i < n; i++) push(bucketValue[i], bucketCount[i]);
+    for (let i = 0; i < n; i++) append(out, bucketValue[i], bucketCount[i]);
   }
-  if (maxPair) push(max, 1);
-  return { values, counts };
+  if (maxPair) append(out, max, 1);
+  return out;
+}
+
+function append(out: ValueCounts, value: number, count: number): void {
+  if (!(count > 0)) return;
+  const { values, counts } = out;
+  const k = values.length;
+  // Clamping can make neighbours equal; CloudWatch expects each value once.
+  if (k > 0 && values[k - 1] === value) counts[k - 1] += count;
+  else {
+    values.push(value);
+    counts.push(count);
+  }
 }
 
 /**

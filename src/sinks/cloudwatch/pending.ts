@@ -15,6 +15,8 @@ export interface PendingEntry {
   window: Window | undefined;
   /** Converted and not yet sent (a partly sent second, or a batch put back for retry). */
   datums: MetricDatum[] | undefined;
+  /** Estimated JSON bytes of each datum, when converted here (absent for datums put back after a failure). */
+  sizes: number[] | undefined;
   /** Datapoints this entry holds (exact: counted with the converter's own rules). */
   count: number;
 }
@@ -42,7 +44,7 @@ export class PendingQueue {
   /** Adds a second; returns the datapoints dropped to stay within the bound. */
   push(window: Window, count: number): number {
     if (count <= 0) return 0;
-    this.insert({ start: window.start, window, datums: undefined, count });
+    this.insert({ start: window.start, window, datums: undefined, sizes: undefined, count });
     return this.trim();
   }
 
@@ -55,7 +57,7 @@ export class PendingQueue {
       if (list === undefined) bySecond.set(key, [d]);
       else list.push(d);
     }
-    for (const [start, list] of bySecond) this.insert({ start, window: undefined, datums: list, count: list.length });
+    for (const [start, list] of bySecond) this.insert({ start, window: undefined, datums: list, sizes: undefined, count: list.length });
     return this.trim();
   }
 

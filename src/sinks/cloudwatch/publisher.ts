@@ -19,6 +19,8 @@ export interface Clock {
   /** `keepAlive` false (the default) means the timer must not hold the process open. */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): unknown;
   clearTimeout(handle: unknown): void;
+  /** Lets other work run between slices of a long conversion. Default: setImmediate. */
+  yield?(): Promise<void>;
 }
 
 export const systemClock: Clock = {
@@ -29,6 +31,7 @@ export const systemClock: Clock = {
     return timer;
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  yield: () => new Promise((resolve) => setImmediate(resolve)),
 };
 
 export interface PublisherOptions {
@@ -92,11 +95,14 @@ export class Publisher {
   private transientStreak = 0;
   private notBefore = 0;
   private resolvedTransport: CloudWatchTransport | undefined;
+  private readonly yieldToLoop: () => Promise<void>;
 
   constructor(private readonly o: PublisherOptions) {
     this.queue = new PendingQueue(o.maxPendingDatapoints);
     this.batcher = new Batcher(o.namespace, o.converter);
     this.maxBytes = o.limits.maxBytes;
+    const clock = o.clock;
+    this.yieldToLoop = clock.yield !== undefined ? () => (clock.yield as () => Promise<void>).call(clock) : () => new Promise((resolve) => setImmediate(resolve));
     o.transport.then(
       (transport) => {
         this.resolvedTransport = transport;
@@ -173,7 +179,7 @@ export class Publisher {
     const transport = this.resolvedTransport ?? (await this.awaitTransport());
     if (transport === undefined || this.closed) return;
     const allowed = this.o.pacer.perSlot;
-    await this.batcher.prepare(this.queue, allowed * this.o.limits.maxDatums);
+    await this.batcher.prepare(this.queue, allowed * this.o.limits.maxDatums, this.yieldToLoop);
     if (this.closed) return;
     const now = this.o.clock.now();
     this.dropStale(now);
@@ -216,17 +222,24 @@ export class Publisher {
 
   /** Sends one request and settles its datums: delivered, put back for a retry, or dropped. */
   private async send(transport: CloudWatchTransport, datums: MetricDatum[], timeoutMs: number): Promise<Outcome> {
-    const controller = new AbortController();
+    // Created only if the transport reads `signal` (the SDK does; a simulation need not pay for it).
+    let controller: AbortController | undefined;
+    const options = {
+      get signal(): AbortSignal {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+    };
     let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.o.clock.setTimeout(() => {
         const error = new RequestTimeout(timeoutMs);
-        controller.abort(error);
+        controller?.abort(error);
         reject(error);
       }, timeoutMs);
     });
     try {
-      await Promise.race([transport({ Namespace: this.o.namespace, MetricData: datums }, { signal: controller.signal }), timeout]);
+      await Promise.race([transport({ Namespace: this.o.namespace, MetricData: datums }, options), timeout]);
       this.counts.requestsSent++;
       this.counts.datapointsSent += datums.length;
       return 'ok';
