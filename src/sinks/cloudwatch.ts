@@ -26,9 +26,9 @@ export type { Clock as CloudWatchClock } from './cloudwatch/publisher.js';
 export type { CloudWatchClientLike } from './cloudwatch/transport.js';
 
 export interface CloudWatchSinkOptions {
-  /** CloudWatch namespace. Default: `SCALESIGNAL_CLOUDWATCH_NAMESPACE`, else `ScaleSignal`. */
+  /** CloudWatch namespace. Default: `SCALESIGNAL_CLOUDWATCH_NAMESPACE`, else the service name (as the EMF sink). */
   namespace?: string;
-  /** Dimension carrying the service name (`Window.resource.service`); `false` for none. Default `Service`. */
+  /** Dimension carrying the service name (`Window.resource.service`); `false` for none. Default `ServiceName` (as EMF). */
   serviceDimension?: string | false;
   /** Dimensions added to every datum, e.g. `{ Environment: 'prod' }`. */
   dimensions?: Readonly<Record<string, string>>;
@@ -100,7 +100,6 @@ export interface CloudWatchSink extends Sink {
   };
 }
 
-const DEFAULT_NAMESPACE = 'ScaleSignal';
 const DEFAULT_QUOTA_TPS = 500;
 const DEFAULT_HEADROOM = 0.8;
 const DEFAULT_MAX_PENDING = 100_000;
@@ -118,7 +117,8 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   const env = process.env;
   const name = options.name ?? 'cloudwatch';
   const logger = options.logger ?? stderrLogger;
-  const namespace = validNamespace(options.namespace ?? nonEmpty(env.SCALESIGNAL_CLOUDWATCH_NAMESPACE) ?? DEFAULT_NAMESPACE);
+  const explicitNamespace = options.namespace ?? nonEmpty(env.SCALESIGNAL_CLOUDWATCH_NAMESPACE);
+  const namespace = explicitNamespace === undefined ? undefined : validNamespace(explicitNamespace);
   const quotaTps = positive('quotaTps', options.quotaTps) ?? fromEnv(env, 'SCALESIGNAL_CLOUDWATCH_QUOTA_TPS', logger, (v) => v > 0) ?? DEFAULT_QUOTA_TPS;
   const headroom =
     fraction('headroom', options.headroom) ?? fromEnv(env, 'SCALESIGNAL_CLOUDWATCH_HEADROOM', logger, (v) => v > 0 && v <= 1) ?? DEFAULT_HEADROOM;
@@ -157,7 +157,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   if (staticDimensions.length >= MAX_DIMENSIONS) {
     throw new ConfigError(`cloudWatchSink: at most ${MAX_DIMENSIONS - 1} static dimensions leave room for labels, got ${staticDimensions.length}`);
   }
-  const serviceDimension = options.serviceDimension === false ? null : (options.serviceDimension ?? 'Service');
+  const serviceDimension = options.serviceDimension === false ? null : (options.serviceDimension ?? 'ServiceName');
 
   const converter = new DatumConverter({
     serviceDimension,

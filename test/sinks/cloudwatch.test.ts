@@ -73,10 +73,15 @@ describe('cloudwatch sink over the AWS SDK', () => {
     expect(request.gzip).toBe(false);
     expect(request.namespace).toBe('Checkout');
     expect(cw.requests).toHaveLength(1);
+    // Without a namespace option: the service name, as the EMF sink does.
+    const plain = sinkFor(cw, { identity: 'api-1' });
+    plain.export([gauges(t, 1)]);
+    await until(() => cw.requests.length === 2);
+    expect(cw.requests[1].namespace).toBe('test-service');
     const d = cw.accepted.find((x) => x.MetricName === 'gauge.1' && x.Timestamp === t + 1000);
     expect(d).toMatchObject({
       Dimensions: [
-        { Name: 'Service', Value: 'test-service' },
+        { Name: 'ServiceName', Value: 'test-service' },
         { Name: 'shard', Value: '1' },
       ],
       Unit: 'Count',

@@ -30,14 +30,10 @@ export interface Batch {
 }
 
 export class Batcher {
-  private readonly envelope: number;
+  private namespace = '';
+  private envelope = 0;
 
-  constructor(
-    namespace: string,
-    private readonly converter: DatumConverter,
-  ) {
-    this.envelope = envelopeBytes(namespace);
-  }
+  constructor(private readonly converter: DatumConverter) {}
 
   /**
    * Converts the newest not-yet-converted seconds that the next `datums` datums will come from, yielding to the
@@ -64,9 +60,13 @@ export class Batcher {
   }
 
   /** Takes the next request's datums out of the queue, or undefined when nothing is pending. */
-  take(queue: PendingQueue, limits: BatchLimits): Batch | undefined {
+  take(queue: PendingQueue, limits: BatchLimits, namespace: string): Batch | undefined {
     const entries = queue.list;
     if (entries.length === 0) return undefined;
+    if (namespace !== this.namespace) {
+      this.namespace = namespace;
+      this.envelope = envelopeBytes(namespace);
+    }
     const datums: MetricDatum[] = [];
     let bytes = this.envelope;
     let full = false;

@@ -36,7 +36,8 @@ export const systemClock: Clock = {
 
 export interface PublisherOptions {
   readonly name: string;
-  readonly namespace: string;
+  /** Undefined: the service name of the first window (`ScaleSignal` if that is not a valid namespace). */
+  readonly namespace: string | undefined;
   readonly converter: DatumConverter;
   readonly pacer: Pacer;
   readonly transport: Promise<CloudWatchTransport>;
@@ -65,6 +66,13 @@ const MAX_AGE_MS = 14 * 24 * 3600_000 - 3600_000;
 const MAX_BACKOFF_MS = 60_000;
 const MIN_REQUEST_BYTES = 64 * 1024;
 const LOG_EVERY_MS = 60_000;
+const FALLBACK_NAMESPACE = 'ScaleSignal';
+
+/** The service name as namespace, like the EMF sink, when CloudWatch accepts it. */
+function namespaceFor(service: string): string {
+  const name = service.trim();
+  return name === '' || name.length > 255 || name.startsWith('AWS/') ? FALLBACK_NAMESPACE : name;
+}
 
 class RequestTimeout extends Error {
   constructor(ms: number) {
@@ -95,11 +103,13 @@ export class Publisher {
   private transientStreak = 0;
   private notBefore = 0;
   private resolvedTransport: CloudWatchTransport | undefined;
+  private namespace: string | undefined;
   private readonly yieldToLoop: () => Promise<void>;
 
   constructor(private readonly o: PublisherOptions) {
     this.queue = new PendingQueue(o.maxPendingDatapoints);
-    this.batcher = new Batcher(o.namespace, o.converter);
+    this.batcher = new Batcher(o.converter);
+    this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
     const clock = o.clock;
     this.yieldToLoop = clock.yield !== undefined ? () => (clock.yield as () => Promise<void>).call(clock) : () => new Promise((resolve) => setImmediate(resolve));
@@ -123,6 +133,7 @@ export class Publisher {
   enqueue(windows: readonly Window[]): void {
     try {
       for (const window of windows) {
+        this.namespace ??= namespaceFor(window.resource.service);
         const count = this.o.converter.countDatums(window);
         if (this.disabled || this.closed) {
           this.counts.datapointsDropped += count;
@@ -186,7 +197,7 @@ export class Publisher {
     let sent = 0;
     let clean = true;
     for (let i = 0; i < allowed && !this.closed; i++) {
-      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes });
+      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes }, this.namespace ?? FALLBACK_NAMESPACE);
       if (batch === undefined) break;
       if (sent === 0) this.o.pacer.sent(now);
       sent++;
@@ -239,7 +250,7 @@ export class Publisher {
       }, timeoutMs);
     });
     try {
-      await Promise.race([transport({ Namespace: this.o.namespace, MetricData: datums }, options), timeout]);
+      await Promise.race([transport({ Namespace: this.namespace ?? FALLBACK_NAMESPACE, MetricData: datums }, options), timeout]);
       this.counts.requestsSent++;
       this.counts.datapointsSent += datums.length;
       return 'ok';
@@ -295,7 +306,7 @@ export class Publisher {
       const remaining = deadline - clock.now();
       if (remaining <= 0) return;
       this.dropStale(clock.now());
-      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes });
+      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes }, this.namespace ?? FALLBACK_NAMESPACE);
       if (batch === undefined) return;
       const outcome = await this.send(transport, batch.datums, Math.min(this.o.requestTimeoutMs, remaining));
       if (outcome === 'throttled' || outcome === 'transient') {
