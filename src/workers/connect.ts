@@ -36,6 +36,8 @@ export interface WorkerMetrics {
 }
 
 let connection: WorkerConnection | undefined;
+/** Ports of links whose lane was closed: the main thread has dropped that lane, so the link cannot serve again. */
+const closedPorts = new WeakSet<MessagePort>();
 
 /** Connects this worker thread to the main thread's registry; call it once per thread (later calls return the same object). */
 export function connectMetrics(link: WorkerLink): WorkerMetrics {
@@ -46,6 +48,9 @@ export function connectMetrics(link: WorkerLink): WorkerMetrics {
   if (connection !== undefined) {
     if (connection.registry === link.registry) return connection;
     throw new ConfigError('this worker is already connected to another registry; close() that connection first');
+  }
+  if (link.port !== undefined && closedPorts.has(link.port)) {
+    throw new ConfigError('connectMetrics(link): this link\'s lane was closed; a new lane needs a new createWorkerLink() from the main thread');
   }
   connection = new WorkerConnection(link);
   return connection;
@@ -168,6 +173,7 @@ class WorkerConnection implements WorkerMetrics {
 
   private detach(): void {
     this.closed = true;
+    closedPorts.add(this.port);
     for (const resolve of this.syncs.values()) resolve();
     this.syncs.clear();
     if (connection === this) connection = undefined;

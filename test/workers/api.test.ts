@@ -62,7 +62,8 @@ describe('worker metrics API', () => {
     expect(find(sink.windows.at(-1)!, 'jobs.active')?.last).toBe(6);
 
     a.postMessage({ type: 'close' });
-    await nextMessage(a, 'done');
+    const closed = await nextMessage<{ type: 'done'; reconnectError: string }>(a, 'done');
+    expect(closed.reconnectError).toMatch(/lane was closed/);
     await until(() => workerLaneCount(m) === 1);
     await windowsLater(sink, 2);
     // a's gauge part is gone; its counts stay in the totals.
