@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../core/api.js';
-import { HttpTracker, type HttpMetricsOptions, type RouteLabel } from './http-common.js';
+import { beginEarly, HttpTracker, serverOf, startedEarly, Tracked, type HttpMetricsOptions, type RouteLabel } from './http-common.js';
 
 /** What Express adds to the request that matters here (Express 4 and 5 alike). */
 interface ExpressRequest extends IncomingMessage {
@@ -63,12 +63,15 @@ export function expressMetrics(metrics: Metrics, options: ExpressMetricsOptions 
   };
 
   const tracker = new HttpTracker(metrics, { ...options, resolveRoute });
-  const middleware = function scalesignalMetrics(_req: IncomingMessage, res: ServerResponse, next: Next): void {
-    tracker.begin(res);
+  const middleware = function scalesignalMetrics(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    // After the first request of a server its requests are begun as they start (see beginEarly), on the plain
+    // objects Node creates: Express re-prototypes them, after which every access costs (see http-common.ts).
+    // A response another tracker owns (a server hook) leaves this server to that tracker.
+    if (!startedEarly(req) && tracker.begin(res, req) !== undefined) beginEarly(serverOf(req), tracker);
     next();
   };
   const errorHandler = function scalesignalErrors(err: unknown, _req: IncomingMessage, res: ServerResponse, next: Next): void {
-    HttpTracker.fail(res);
+    Tracked.of(res)?.fail();
     next(err);
   };
   return Object.assign(middleware, { errorHandler });

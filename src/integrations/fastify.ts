@@ -3,7 +3,8 @@
  * before plugins whose hooks may answer early (auth, rate limits), like every hook-based Fastify plugin.
  * See http-common.ts for the metrics.
  *
- * - A global onRequest hook starts tracking every request, including 404s and requests another hook answers.
+ * - A global onRequest hook starts tracking every request, including 404s and requests another hook answers;
+ *   the request's state sits in a request decorator, so Fastify's request shape never changes.
  * - An onRoute hook gives every route declared afterwards its own onRequest hook holding its label, the route
  *   template with prefix (`/api/users/:id`), so the hot path reads no `request.routeOptions` (a fresh object per
  *   access). A request answered before its route hook ran is labelled at the end from `routeOptions.url`.
@@ -15,11 +16,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../core/api.js';
-import { HttpTracker, type HttpMetricsOptions, type RouteLabel } from './http-common.js';
+import { HttpTracker, type HttpMetricsOptions, type RouteLabel, type Tracked } from './http-common.js';
 
 export interface FastifyMetricsOptions extends HttpMetricsOptions {
   metrics: Metrics;
 }
+
+/** The request decorator holding the request's state (declared up front, so setting it changes no shape). */
+const kTracked = Symbol.for('scalesignal.fastify.tracked');
 
 /** The parts of Fastify's request and reply used here (v4 and v5). */
 interface FastifyRequestLike {
@@ -27,6 +31,7 @@ interface FastifyRequestLike {
   readonly is404?: boolean;
   readonly routeOptions?: { readonly url?: string };
   readonly routerPath?: string;
+  [kTracked]?: Tracked | null;
 }
 interface FastifyReplyLike {
   readonly raw: ServerResponse;
@@ -43,6 +48,8 @@ interface RouteOptionsLike {
 interface FastifyInstanceLike {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   addHook(name: string, hook: (...args: any[]) => unknown): unknown;
+  decorateRequest(name: string | symbol, value: unknown): unknown;
+  hasRequestDecorator(name: string | symbol): boolean;
 }
 
 const kOwner = Symbol('scalesignal.fastify.owner');
@@ -56,13 +63,15 @@ function plugin(fastify: FastifyInstanceLike, options: FastifyMetricsOptions, do
   let tracker: HttpTracker;
   try {
     tracker = new HttpTracker(metrics, { ...rest, resolveRoute: (request, t) => labelAtEnd(request as FastifyRequestLike, t) });
+    // Registered twice on one instance, the second registration finds the decorator and the first tracker wins.
+    if (!fastify.hasRequestDecorator(kTracked)) fastify.decorateRequest(kTracked, null);
   } catch (error) {
     done(error as Error);
     return;
   }
 
   fastify.addHook('onRequest', function scalesignalBegin(request: FastifyRequestLike, reply: FastifyReplyLike, next: Done) {
-    tracker.begin(reply.raw, request);
+    if (request[kTracked] == null) request[kTracked] = tracker.begin(reply.raw, request.raw, request) ?? null;
     next();
   });
 
@@ -72,16 +81,17 @@ function plugin(fastify: FastifyInstanceLike, options: FastifyMetricsOptions, do
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     if (existing.some((hook) => (hook as { [kOwner]?: HttpTracker })[kOwner] === tracker)) return;
     const label = tracker.label(url);
-    const hook: RequestHook = function scalesignalLabel(_request, reply, next) {
-      tracker.setRoute(reply.raw, label);
+    const hook: RequestHook = function scalesignalLabel(request, _reply, next) {
+      const tracked = request[kTracked];
+      if (tracked != null && tracked.tracker === tracker) tracked.route = label;
       next();
     };
     (hook as { [kOwner]?: HttpTracker })[kOwner] = tracker;
     route.onRequest = [hook, ...existing];
   });
 
-  fastify.addHook('onError', function scalesignalError(_request: FastifyRequestLike, reply: FastifyReplyLike, _error: unknown, next: Done) {
-    HttpTracker.fail(reply.raw);
+  fastify.addHook('onError', function scalesignalError(request: FastifyRequestLike, _reply: FastifyReplyLike, _error: unknown, next: Done) {
+    request[kTracked]?.fail();
     next();
   });
 

@@ -11,13 +11,21 @@
  *   lifetime is not recorded as a request duration.
  *
  * Each request ends exactly once on the response's 'close' event, which Node emits once for every response
- * (after 'finish', or when the socket closes or the response is destroyed first). Per request the hot path adds
- * a few symbol-keyed properties to the response and one shared listener: no closures, no label objects. Bound
- * handles are resolved once per (method, route) and (status class, outcome) and cached.
+ * (after 'finish', or when the socket closes or the response is destroyed first).
+ *
+ * Hot path: per request one small state object and its 'close' listener, two clock reads, no label objects (bound
+ * handles are resolved once per method x route and status class x outcome, then cached). Nothing is written to
+ * the request or response: Express re-prototypes both per request, which gives every one of them its own hidden
+ * class after its next property add, so each write there costs microseconds and every read a megamorphic miss
+ * (measured: ~4 us per write, ~0.35 us per read on Node 20). The state is found again from a response only on
+ * rare paths (an error, an SSE head) through the listener, see `Tracked.of`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BoundCounter, BoundGauge, BoundHistogram, Counter, Histogram, Metrics } from '../core/api.js';
+import { forgetPending, headAnnouncedEventStream, watchEventStreams } from './sse-detection.js';
 
 export const ACTIVE_REQUESTS = 'http.server.active_requests';
 export const REQUESTS = 'http.server.requests';
@@ -115,28 +123,64 @@ export class RouteLabel {
   }
 }
 
-// Per-response state, kept on the response itself so the hot path allocates nothing.
-const kState = Symbol('scalesignal.http.state');
-const kStart = Symbol('scalesignal.http.start');
-const kTracker = Symbol('scalesignal.http.tracker');
-const kRoute = Symbol('scalesignal.http.route');
-const kWriteHead = Symbol('scalesignal.http.writeHead');
-const kSocketClose = Symbol('scalesignal.http.socketClose');
+const FAILED = 1; // an error reached the framework's error handling
+const SSE_ARMED = 2; // an event-stream head opens an SSE connection
+const SSE_OPEN = 4; // counted in sse.active_connections
+const DONE = 8;
 
-const TRACKED = 1; // request accounting by kTracker
-const FAILED = 2; // an error reached the framework's error handling
-const SSE_ARMED = 4; // writeHead is wrapped to detect text/event-stream
-const SSE_OPEN = 8; // counted in sse.active_connections
-const DONE = 16;
+/** Shared by every copy of this module, so a copy never mistakes another's listener for a foreign one. */
+const PROBE = Symbol.for('scalesignal.http.probe');
+const kListener = Symbol.for('scalesignal.http.listener');
 
-interface TrackedResponse extends ServerResponse {
-  [kState]?: number;
-  [kStart]: number;
-  [kTracker]: HttpTracker;
+type CloseListener = ((probe?: unknown) => unknown) & { [kListener]?: true };
+
+/** One tracked response: its state lives here, never on the request or response (see the module comment). */
+export class Tracked {
+  flags = 0;
+  /** methodIndex() of the request, read at the start (before a framework reshapes the request). */
+  readonly method: number;
   /** The route label, or what the resolver needs to find it at the end (Fastify's request). */
-  [kRoute]: RouteLabel | object | undefined;
-  [kWriteHead]: ServerResponse['writeHead'];
-  [kSocketClose]?: () => void;
+  route: RouteLabel | object | undefined;
+  readonly listener: CloseListener;
+  /** Set on the rare path of a pipelined response waiting without a socket. */
+  socketListener: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly tracker: HttpTracker,
+    readonly res: ServerResponse,
+    readonly req: IncomingMessage | undefined,
+    route: RouteLabel | object | undefined,
+    readonly counted: boolean,
+    readonly start: number,
+  ) {
+    this.route = route;
+    this.method = methodIndex((req ?? res.req)?.method);
+    // Marked so that Tracked.of() can recognise it; called with PROBE it only answers. An anonymous arrow
+    // assigned to a member: tools that keep function names (tsx, esbuild keepNames) wrap named function
+    // expressions in a defineProperty call, which would cost ~0.4 us per request.
+    this.listener = (probe?: unknown) => {
+      if (probe === PROBE) return this;
+      this.tracker.end(this, false);
+      return undefined;
+    };
+    this.listener[kListener] = true;
+  }
+
+  /** Marks the request as failed: an error reached the framework's error handling. */
+  fail(): void {
+    this.flags |= FAILED;
+  }
+
+  /** The Tracked of a response, found through its 'close' listener; for rare paths only. */
+  static of(res: ServerResponse): Tracked | undefined {
+    for (const listener of res.listeners('close')) {
+      if (typeof listener === 'function' && (listener as CloseListener)[kListener] === true) {
+        const found = (listener as CloseListener)(PROBE);
+        if (found instanceof Tracked) return found;
+      }
+    }
+    return undefined;
+  }
 }
 
 /**
@@ -151,6 +195,12 @@ export interface TrackerOptions extends HttpMetricsOptions {
   resolveRoute?: RouteResolver;
 }
 
+/** instrumentHttpServer() hooks installed: only then can a response reach a second tracker. */
+let serverHooks = 0;
+export const serverHookInstalled = (delta: number) => {
+  serverHooks += delta;
+};
+
 export class HttpTracker {
   readonly requests: Counter;
   readonly duration: Histogram;
@@ -163,8 +213,6 @@ export class HttpTracker {
   private readonly countRequests: boolean;
   private readonly maxRoutes: number;
   private readonly resolveRoute: RouteResolver | undefined;
-  /** The response listener, created once: `this` is the response. */
-  private readonly onClose: (this: ServerResponse) => void;
 
   constructor(metrics: Metrics, options: TrackerOptions = {}) {
     this.sse = options.sse ?? true;
@@ -189,10 +237,7 @@ export class HttpTracker {
       description: 'HTTP request duration by method and route template (SSE streams excluded)',
     });
     ({ active: this.active, sse: this.sseGauge } = sharedGauges(metrics));
-    const tracker = this;
-    this.onClose = function onClose(this: ServerResponse) {
-      tracker.end(this as TrackedResponse);
-    };
+    if (this.sse) watchEventStreams(openEventStream);
   }
 
   /** The label for a route template, created on first sight; past `maxRoutes` templates, the shared `other`. */
@@ -208,94 +253,133 @@ export class HttpTracker {
 
   /**
    * Starts tracking a response. `route` is its label when already known, or what the resolver will need at the
-   * end. A response already tracked (two integrations on one server) stays with its first tracker, so nothing is
-   * counted twice: returns false then.
+   * end. A response some tracker already follows (a server hook and a framework integration on one server) stays
+   * with the first one, so nothing is counted twice: returns undefined then.
    */
-  begin(res: ServerResponse, route?: RouteLabel | object): boolean {
-    const r = res as TrackedResponse;
-    if (r[kState] !== undefined) return false;
-    r[kState] = this.countRequests ? TRACKED : 0;
-    r[kStart] = this.countRequests ? performance.now() : 0;
-    r[kTracker] = this;
-    r[kRoute] = route;
+  begin(res: ServerResponse, req: IncomingMessage | undefined, route?: RouteLabel | object): Tracked | undefined {
+    if (serverHooks > 0 && Tracked.of(res) !== undefined) return undefined;
+    const tracked = new Tracked(this, res, req, route, this.countRequests, this.countRequests ? performance.now() : 0);
+    if (this.sse) tracked.flags = SSE_ARMED;
     if (this.countRequests) this.active.add(1);
-    res.on('close', this.onClose);
+    res.on('close', tracked.listener);
     // A pipelined request's response waits for the ones before it without a socket; if the socket dies first,
-    // Node never emits 'close' on it. Rare, so the closure is only paid for here.
-    if (res.socket === null && res.req?.socket) this.watchSocket(r, res.req.socket);
-    if (this.sse) armSse(r);
-    return true;
+    // Node never emits 'close' on it. Rare, so its listener is only paid for here.
+    if (res.socket === null && req?.socket) {
+      const socket = req.socket;
+      tracked.socketListener = () => this.end(tracked, true);
+      socket.once('close', tracked.socketListener);
+    }
+    return tracked;
   }
 
-  /** Labels a response this tracker began (Fastify's per-route hook). */
-  setRoute(res: ServerResponse, label: RouteLabel): void {
-    const r = res as TrackedResponse;
-    if (r[kTracker] === this) r[kRoute] = label;
+  /** Watches a tracked response for SSE (trackSse on a response tracked without it). */
+  armSse(tracked: Tracked): void {
+    if (tracked.flags & (SSE_OPEN | DONE)) return;
+    tracked.flags |= SSE_ARMED;
+    // Already committed (trackSse called late): decide from what was sent.
+    if (tracked.res.headersSent && headAnnouncedEventStream(tracked.res)) this.openSse(tracked);
   }
 
-  /** Marks a tracked request as failed: an error reached the framework's error handling. */
-  static fail(res: ServerResponse): void {
-    const r = res as TrackedResponse;
-    const state = r[kState];
-    if (state !== undefined) r[kState] = state | FAILED;
-  }
-
-  /** Watches a response some tracker already began for SSE; false when none did. */
-  static watchSse(res: ServerResponse): boolean {
-    const r = res as TrackedResponse;
-    if (r[kState] === undefined) return false;
-    armSse(r);
-    return true;
-  }
-
-  /** Called from writeHead when the response turns out to be an event stream. */
-  openSse(res: ServerResponse): void {
-    const r = res as TrackedResponse;
-    const state = r[kState] as number;
-    if (state & (SSE_OPEN | DONE)) return;
-    r[kState] = state | SSE_OPEN;
+  /** The response's head announced an event stream. */
+  openSse(tracked: Tracked): void {
+    const flags = tracked.flags;
+    if (!(flags & SSE_ARMED) || flags & (SSE_OPEN | DONE)) return;
+    tracked.flags = flags | SSE_OPEN;
     this.sseGauge.add(1);
-    if (state & TRACKED) this.active.add(-1);
+    if (tracked.counted) this.active.add(-1);
   }
 
-  private watchSocket(res: TrackedResponse, socket: NonNullable<IncomingMessage['socket']>): void {
-    const onSocketClose = () => this.end(res);
-    res[kSocketClose] = onSocketClose;
-    socket.once('close', onSocketClose);
-  }
-
-  private end(res: TrackedResponse): void {
-    const state = res[kState] as number;
-    if (state & DONE) return;
-    res[kState] = state | DONE;
-    const onSocketClose = res[kSocketClose];
-    if (onSocketClose !== undefined) res.req?.socket?.removeListener('close', onSocketClose);
-    const sse = (state & SSE_OPEN) !== 0;
+  /** `socketDied`: called from the socket of a pipelined response that never got to write. */
+  end(tracked: Tracked, socketDied: boolean): void {
+    const flags = tracked.flags;
+    if (flags & DONE) return;
+    tracked.flags = flags | DONE;
+    const { res, req } = tracked;
+    if (tracked.socketListener !== undefined) req?.socket?.removeListener('close', tracked.socketListener);
+    const sse = (flags & SSE_OPEN) !== 0;
     if (sse) this.sseGauge.add(-1);
-    if (!(state & TRACKED)) return;
-    const elapsed = performance.now() - res[kStart];
+    else if (flags & SSE_ARMED) forgetPending(res);
+    if (!tracked.counted) return;
+    const elapsed = performance.now() - tracked.start;
     if (!sse) this.active.add(-1);
-    const req = res.req as IncomingMessage | undefined;
-    const slot = res[kRoute];
+    const slot = tracked.route;
     let label: RouteLabel;
     if (slot instanceof RouteLabel) label = slot;
     else if (this.resolveRoute === undefined) label = this.unmatched;
     else {
-      const source = slot ?? req;
-      label = source === undefined ? this.unmatched : this.resolveRoute(source, this);
+      const source = slot ?? req ?? res.req;
+      label = source === undefined || source === null ? this.unmatched : this.resolveRoute(source, this);
     }
+    const statusCode = res.statusCode;
+    // After 'finish' Node detaches the socket before emitting 'close'; a response closed any other way (client
+    // gone, destroyed, socket died) still holds it. inject() responses keep a fake socket: ended means finished.
+    const finished = !socketDied && (res.socket === null || (res.writableEnded && isInjected(res)));
     let outcome: number;
-    if (state & FAILED) outcome = THROWN;
-    else if (!res.writableFinished && !(res.writableEnded && isInjected(res))) outcome = ABORTED;
-    else if (res.statusCode >= 500) outcome = SERVER_ERROR;
+    if (flags & FAILED) outcome = THROWN;
+    else if (!finished) outcome = ABORTED;
+    else if (statusCode >= 500) outcome = SERVER_ERROR;
     else outcome = OK;
     let statusClass = 0;
-    if (res.headersSent) {
-      statusClass = (res.statusCode / 100) | 0;
+    if (finished || res.headersSent) {
+      statusClass = (statusCode / 100) | 0;
       if (statusClass < 1 || statusClass > 9) statusClass = 0;
     }
-    label.entry(methodIndex(req?.method)).record(statusClass, outcome, elapsed, sse);
+    label.entry(tracked.method).record(statusClass, outcome, elapsed, sse);
   }
+}
+
+/**
+ * Early start: Node publishes `http.server.request.start` with the request and response before the server's
+ * 'request' handlers run, that is before Express re-prototypes them. A tracker that knows the server (an
+ * integration saw one request of it) begins every later request there, on objects where listeners and reads
+ * are cheap; the integration then only has to recognise them (see `startedEarly`).
+ */
+const earlyServers = new WeakMap<Server, HttpTracker>();
+let subscribed = false;
+let lastStarted: IncomingMessage | undefined;
+
+interface RequestStart {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly server: Server;
+}
+
+function onRequestStart(message: unknown): void {
+  const { request, response, server } = message as RequestStart;
+  const tracker = earlyServers.get(server);
+  if (tracker === undefined) return;
+  lastStarted = request;
+  tracker.begin(response, request);
+}
+
+/** From now on `tracker` begins every request of `server` as it starts; the first tracker of a server keeps it. */
+export function beginEarly(server: Server | undefined | null, tracker: HttpTracker): void {
+  if (server === undefined || server === null || earlyServers.has(server)) return;
+  earlyServers.set(server, tracker);
+  if (!subscribed) {
+    subscribed = true;
+    diagnostics.subscribe('http.server.request.start', onRequestStart);
+  }
+}
+
+/**
+ * Whether this request was begun at its start. Free when the integration runs in the same tick as the server's
+ * 'request' event (a middleware registered first); otherwise one read of the request's socket.
+ */
+export function startedEarly(req: IncomingMessage): boolean {
+  if (req === lastStarted) return true;
+  const server = (req.socket as (Socket & { server?: Server }) | null | undefined)?.server;
+  return server !== undefined && earlyServers.has(server);
+}
+
+/** The server a request arrived on, for beginEarly(); undefined for requests without a socket (tests, inject). */
+export function serverOf(req: IncomingMessage): Server | undefined {
+  return (req.socket as (Socket & { server?: Server }) | null | undefined)?.server;
+}
+
+function openEventStream(res: ServerResponse): void {
+  const tracked = Tracked.of(res);
+  if (tracked !== undefined) tracked.tracker.openSse(tracked);
 }
 
 /**
@@ -318,71 +402,5 @@ function sharedGauges(metrics: Metrics): { active: BoundGauge; sse: BoundGauge }
   return shared;
 }
 
-const EVENT_STREAM = /^\s*text\/event-stream/i;
-const SENT_EVENT_STREAM = /\r\ncontent-type:\s*text\/event-stream/i;
-
-function armSse(res: TrackedResponse): void {
-  const state = res[kState] as number;
-  if (state & (SSE_ARMED | DONE)) return;
-  res[kState] = state | SSE_ARMED;
-  if (res.headersSent) {
-    // Already committed (trackSse called late): decide from what was sent. Headers given to writeHead() are not
-    // kept for getHeader(), only in the serialized head (`_header`, there since Node 0.x).
-    const head = (res as unknown as { _header?: unknown })._header;
-    const sent = isEventStream(res.getHeader('content-type')) || (typeof head === 'string' && SENT_EVENT_STREAM.test(head));
-    if (isSuccess(res.statusCode) && sent) res[kTracker].openSse(res);
-    return;
-  }
-  res[kWriteHead] = res.writeHead;
-  (res as ServerResponse).writeHead = writeHeadWatchingSse as unknown as ServerResponse['writeHead'];
-}
-
-/**
- * Replaces writeHead on watched responses. Node's implicit head (first write, flushHeaders, end) also goes
- * through `this.writeHead`, so hand-written SSE, Express, Fastify, @fastify/sse and better-sse are all seen.
- */
-function writeHeadWatchingSse(this: TrackedResponse, statusCode: number): ServerResponse {
-  const original = this[kWriteHead];
-  // Content type from the headers argument (object or flat array, after an optional status message) or setHeader.
-  const headers = typeof arguments[1] === 'string' ? arguments[2] : arguments[1];
-  // eslint-disable-next-line prefer-rest-params
-  const result = original.apply(this, arguments as unknown as Parameters<ServerResponse['writeHead']>);
-  if (isSuccess(statusCode) && isEventStream(contentTypeOf(this, headers))) this[kTracker].openSse(this);
-  return result;
-}
-
-function contentTypeOf(res: ServerResponse, headers: unknown): unknown {
-  if (headers !== null && typeof headers === 'object') {
-    if (Array.isArray(headers)) {
-      // Flat [name, value, ...] or [[name, value], ...].
-      for (let i = 0; i < headers.length; i++) {
-        const item: unknown = headers[i];
-        if (Array.isArray(item)) {
-          if (isContentTypeName(item[0])) return item[1];
-        } else if (i % 2 === 0 && isContentTypeName(item)) {
-          return headers[i + 1];
-        }
-      }
-    } else {
-      const record = headers as Record<string, unknown>;
-      const direct = record['content-type'];
-      if (direct !== undefined) return direct;
-      for (const name in record) if (isContentTypeName(name)) return record[name];
-    }
-  }
-  return res.getHeader('content-type');
-}
-
-/** Fastify's inject() (light-my-request) never reaches writableFinished: its fake socket keeps what was written. */
+/** Fastify's inject() (light-my-request) keeps a fake socket attached after the response ended. */
 const isInjected = (res: ServerResponse) => (res as unknown as { _lightMyRequest?: unknown })._lightMyRequest !== undefined;
-
-const isSuccess = (status: number) => status >= 200 && status < 300;
-
-function isContentTypeName(name: unknown): boolean {
-  return typeof name === 'string' && name.length === 12 && name.toLowerCase() === 'content-type';
-}
-
-function isEventStream(value: unknown): boolean {
-  if (Array.isArray(value)) value = value[0];
-  return typeof value === 'string' && EVENT_STREAM.test(value);
-}

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Metrics } from '../core/api.js';
-import { HttpTracker, type HttpMetricsOptions, type RouteLabel } from './http-common.js';
+import { HttpTracker, serverHookInstalled, type HttpMetricsOptions, type RouteLabel } from './http-common.js';
 
 export interface HttpServerMetricsOptions extends HttpMetricsOptions {
   /** Route template of a finished request (`/users/:id`); undefined for `unmatched`. Never return the raw URL. */
@@ -30,11 +30,16 @@ export function instrumentHttpServer(server: RequestEmitter, metrics: Metrics, o
         };
   const tracker = new HttpTracker(metrics, { ...rest, resolveRoute });
   // Prepended, so the response is tracked before any handler can write its head.
-  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
-    tracker.begin(res);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    tracker.begin(res, req);
   };
   server.prependListener('request', onRequest);
+  serverHookInstalled(1);
+  let installed = true;
   return () => {
+    if (!installed) return;
+    installed = false;
     server.removeListener('request', onRequest);
+    serverHookInstalled(-1);
   };
 }

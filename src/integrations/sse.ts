@@ -9,13 +9,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Metrics } from '../core/api.js';
-import { HttpTracker } from './http-common.js';
+import { HttpTracker, Tracked } from './http-common.js';
 
 export type SseTracker = (res: ServerResponse) => void;
 
 export function trackSse(metrics: Metrics): SseTracker {
   const tracker = new HttpTracker(metrics, { sse: true, countRequests: false });
   return (res) => {
-    if (!HttpTracker.watchSse(res)) tracker.begin(res);
+    const tracked = Tracked.of(res) ?? tracker.begin(res, undefined);
+    tracked?.tracker.armSse(tracked);
   };
 }

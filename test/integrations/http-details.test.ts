@@ -122,6 +122,28 @@ describe.each([
 ] as const)('%s route templates', (_name, expressLib) => {
   const express = expressLib as typeof express5;
 
+  it('counts once when the middleware runs after asynchronous ones, on two servers sharing the app', async () => {
+    const c = collectingMetrics();
+    const app = express();
+    // Later requests of a server are begun as they start; the middleware must recognise them in a later tick too.
+    app.use((_req, _res, next) => setImmediate(next));
+    app.use(expressMetrics(c.metrics));
+    app.get('/items/:id', (_req, res) => {
+      res.send('item');
+    });
+    const servers = [http.createServer(app), http.createServer(app)];
+    const urls = [await listen(servers[0]), await listen(servers[1])];
+    try {
+      for (let i = 0; i < 10; i++) await get(`${urls[i % 2]}/items/${i}`);
+      await Promise.all(Array.from({ length: 20 }, (_, i) => get(`${urls[i % 2]}/items/${i}`)));
+      expect(await totalsWhen(c, 30)).toEqual({ 'GET /items/:id 2xx ok': 30 });
+    } finally {
+      await close(servers[0]);
+      await close(servers[1]);
+      await c.metrics.shutdown();
+    }
+  });
+
   it('joins nested routers, names a mounted router root by its mount path, keeps static mounts unmatched', async () => {
     const c = collectingMetrics();
     const app = express();
