@@ -13,3 +13,22 @@ export {
   type HttpMetricsOptions,
   type Outcome,
 } from './http-common.js';
+export {
+  bullmqQueueDepth,
+  combineQueueDepths,
+  DEFAULT_BULLMQ_STATES,
+  inProcessQueueDepth,
+  rabbitmqQueueDepth,
+  sqsQueueDepth,
+  type AmqpChannelLike,
+  type AmqpConnectionLike,
+  type BullmqQueueDepthOptions,
+  type BullQueueLike,
+  type InProcessQueueDepthOptions,
+  type QueueDepthObserver,
+  type QueueDepthOptions,
+  type QueueSource,
+  type RabbitmqQueueDepthOptions,
+  type SqsClientLike,
+  type SqsQueueDepthOptions,
+} from './queues/index.js';
