@@ -1,7 +1,7 @@
 /**
  * HTTP overhead of the built-in indicators: autocannon against hello-world Express 5 and Fastify 5 servers, each
- * setup in its own child process (all of a framework's servers up at once, each warmed once), setups measured in
- * turn within every round, the order rotating from round to round:
+ * run on a fresh child process (warmed, then measured), setups alternated within every round, the order rotating
+ * from round to round:
  *
  *   bare            no metrics
  *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (console sink writing
@@ -14,12 +14,14 @@
  *                   itself charges for one more layer
  *
  * Latency is taken from every response's own duration (float ms; autocannon's histogram keeps whole ms only),
- * p99 over the run. Per framework and setup the medians over rounds are reported, and the losses vs bare.
+ * p99 over the run. Per framework and setup the medians over rounds are reported, and the losses vs bare, each
+ * the median over rounds of the setup's run against the same round's bare run. More short rounds rather than a
+ * few long ones: on a shared machine run-to-run noise is ~10-15 %, and it is the number of runs that tames it.
  * After each run the child reports how many requests its instrumentation recorded, to prove it was active, and
  * its CPU time per request over the measured run: on a small machine one autocannon process may not saturate
  * Fastify, and then the CPU per request shows the overhead that req/s cannot.
  *
- *   npm run bench:http                       # 3 rounds x 5 s, 50 connections, about 2.5 minutes
+ *   npm run bench:http                       # 6 rounds x 2 s (+1 s warm-up), 50 connections, about 3.5 minutes
  *   npm run bench:http -- --rounds 1 --duration 2
  *   BENCH_CPU_PROF=/tmp/prof npm run bench:http -- --setups scalesignal   # children run with --cpu-prof
  *   npm run bench:http -- --no-pin            # by default the server runs on CPU 1, autocannon on CPU 0 (taskset)
@@ -298,9 +300,9 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '6' },
+      duration: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       frameworks: { type: 'string', default: 'express,fastify' },
       setups: { type: 'string', default: '' },
@@ -328,29 +330,30 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   const recorded: Record<string, number | null> = {};
 
-  for (const framework of frameworks) {
-    const setups = only === undefined ? SETUPS[framework] : (['bare', ...only].filter((s, i, all) => all.indexOf(s) === i) as Setup[]);
-    // Every setup's server stays up for all rounds: warmed once, then measured in turn, the order rotating
-    // each round so none is always first or last while the machine's load drifts.
-    const servers: Server[] = [];
-    try {
-      for (const setup of setups) servers.push(await startChild(framework, setup));
-      for (const server of servers) if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
-      for (let round = 0; round < rounds; round++) {
-        for (let i = 0; i < servers.length; i++) {
-          const server = servers[(i + round) % servers.length];
+  for (let round = 0; round < rounds; round++) {
+    for (const framework of frameworks) {
+      const setups = only === undefined ? SETUPS[framework] : (['bare', ...only].filter((s, i, all) => all.indexOf(s) === i) as Setup[]);
+      // A fresh server per run: a process's own luck (JIT decisions, heap layout) then varies between rounds and
+      // the median absorbs it. The order rotates each round so no setup is always first or last.
+      for (let i = 0; i < setups.length; i++) {
+        const setup = setups[(i + round) % setups.length];
+        const server = await startChild(framework, setup);
+        let run: Run;
+        try {
+          if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
           const measured = await load(server, duration, connections);
-          const run: Run = { framework, setup: server.setup, round, ...measured, recorded: null };
-          runs.push(run);
-          console.error(
-            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${server.setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.p50Ms.toFixed(3)} ms  p99 ${run.p99Ms.toFixed(3)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(1)} us/req  errors ${run.errors} non2xx ${run.non2xx}`,
-          );
+          run = { framework, setup, round, ...measured, recorded: null };
+        } finally {
+          const count = await stopChild(server.child);
+          recorded[`${framework}/${setup}`] = count;
         }
+        run.recorded = recorded[`${framework}/${setup}`];
+        runs.push(run);
+        console.error(
+          `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.p50Ms.toFixed(3)} ms  p99 ${run.p99Ms.toFixed(3)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(1)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx}`,
+        );
       }
-    } finally {
-      for (const server of servers) recorded[`${framework}/${server.setup}`] = await stopChild(server.child);
     }
-    for (const run of runs) if (run.framework === framework) run.recorded = recorded[`${framework}/${run.setup}`] ?? null;
   }
 
   const summary: Record<string, Record<string, { requestsPerSecond: number; p99Ms: number; p50Ms: number; cpuMicrosPerRequest: number }>> = {};
@@ -366,15 +369,22 @@ async function main(): Promise<void> {
         cpuMicrosPerRequest: round3(median(mine.map((r) => r.cpuMicrosPerRequest))),
       };
     }
-    const bare = summary[framework].bare;
+    // Losses are paired: each round's setup against the same round's bare run (minutes apart at most), then the
+    // median over rounds, so a drift of the shared machine cancels out.
     loss[framework] = {};
-    for (const [setup, s] of Object.entries(summary[framework])) {
-      if (setup === 'bare' || bare === undefined) continue;
-      // Fractions: 0.02 = 2 % fewer requests per second / 2 % more p99 latency than bare.
+    const bareOf = (round: number) => runs.find((r) => r.framework === framework && r.setup === 'bare' && r.round === round);
+    for (const setup of Object.keys(summary[framework])) {
+      if (setup === 'bare') continue;
+      const pairs = runs
+        .filter((r) => r.framework === framework && r.setup === setup)
+        .map((r) => [r, bareOf(r.round)] as const)
+        .filter((pair): pair is readonly [Run, Run] => pair[1] !== undefined);
+      if (pairs.length === 0) continue;
+      // Fractions: 0.02 = 2 % fewer requests per second / 2 % more p99 latency / 2 % more CPU than bare.
       loss[framework][setup] = {
-        requestsPerSecond: round3(1 - s.requestsPerSecond / bare.requestsPerSecond),
-        p99: round3(s.p99Ms / bare.p99Ms - 1),
-        cpuPerRequest: round3(s.cpuMicrosPerRequest / bare.cpuMicrosPerRequest - 1),
+        requestsPerSecond: round3(median(pairs.map(([r, b]) => 1 - r.requestsPerSecond / b.requestsPerSecond))),
+        p99: round3(median(pairs.map(([r, b]) => r.p99Ms / b.p99Ms - 1))),
+        cpuPerRequest: round3(median(pairs.map(([r, b]) => r.cpuMicrosPerRequest / b.cpuMicrosPerRequest - 1))),
       };
     }
   }
