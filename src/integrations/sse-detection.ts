@@ -39,14 +39,13 @@ export function watchEventStreams(handler: Handler): void {
     return result;
   } as ServerResponse['setHeader'];
 
-  proto.writeHead = function scalesignalWriteHead(this: ServerResponse, statusCode: number) {
-    // eslint-disable-next-line prefer-rest-params
-    const result = writeHead.apply(this, arguments as unknown as Parameters<ServerResponse['writeHead']>);
+  // Named parameters, not `arguments`: writeHead treats a missing argument and an undefined one alike.
+  proto.writeHead = function scalesignalWriteHead(this: ServerResponse, statusCode: number, reason?: unknown, headers?: unknown) {
+    const result = (writeHead as (status: number, reason?: unknown, headers?: unknown) => ServerResponse).call(this, statusCode, reason, headers);
     const wasPending = pending.delete(this);
     if (statusCode >= 200 && statusCode < 300) {
       // Headers given here (object or array, after an optional status message) override those set before.
-      // eslint-disable-next-line prefer-rest-params
-      const given = typeof arguments[1] === 'string' ? arguments[2] : arguments[1];
+      const given = typeof reason === 'string' ? headers : reason;
       let type = given === undefined || given === null ? undefined : contentTypeIn(given);
       if (type === undefined && wasPending) type = getHeader.call(this, 'content-type');
       if (isEventStream(type)) for (const handle of handlers) handle(this);
