@@ -9,5 +9,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   // Optional backends stay out of the bundle and load only when their sink is created.
-  external: ['@aws-sdk/client-cloudwatch', '@opentelemetry/exporter-metrics-otlp-http', 'aws-embedded-metrics', 'prom-client'],
+  external: ['@aws-sdk/client-cloudwatch', '@aws-sdk/client-sqs', '@opentelemetry/exporter-metrics-otlp-http', 'aws-embedded-metrics', 'prom-client'],
 });

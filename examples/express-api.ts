@@ -9,8 +9,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import express from 'express';
-import { consoleSink, createMetrics } from '../src/index.js';
-import { expressMetrics } from '../src/integrations/index.js';
+import { consoleSink, createMetrics, expressMetrics } from '../src/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const metrics = createMetrics({

@@ -7,8 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
-import { consoleSink, createMetrics } from '../src/index.js';
-import { fastifyMetrics } from '../src/integrations/index.js';
+import { consoleSink, createMetrics, fastifyMetrics } from '../src/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const metrics = createMetrics({

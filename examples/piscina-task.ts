@@ -4,7 +4,7 @@
  * shared lane and appear in the main thread's one-second windows, merged with the other workers'.
  */
 import { workerData } from 'node:worker_threads';
-import { connectMetrics, type WorkerLink } from '../src/workers/index.js';
+import { connectMetrics, type WorkerLink } from '../src/index.js';
 
 const metrics = connectMetrics((workerData as { scalesignal: WorkerLink }).scalesignal);
 const duration = metrics.histogram('pool.task.duration', { unit: 'ms', description: 'Time a worker spent on a task' }).bind();

@@ -7,8 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
-import { consoleSink, createMetrics } from '../src/index.js';
-import { acceptMetricsPort, createPoolLink } from '../src/workers/index.js';
+import { acceptMetricsPort, consoleSink, createMetrics, createPoolLink } from '../src/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
 const seconds = Number(values.seconds);

@@ -17,8 +17,7 @@
  *   observe: sqsQueueDepth({ client: new SQSClient({}), queueUrl })
  */
 import { parseArgs } from 'node:util';
-import { consoleSink, createMetrics, type GaugeOptions } from '../src/index.js';
-import { bullmqQueueDepth, inProcessQueueDepth, rabbitmqQueueDepth, sqsQueueDepth } from '../src/integrations/index.js';
+import { bullmqQueueDepth, consoleSink, createMetrics, type GaugeOptions, inProcessQueueDepth, rabbitmqQueueDepth, sqsQueueDepth } from '../src/index.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string' }, backend: { type: 'string', default: 'memory' }, concurrency: { type: 'string', default: '4' } },

@@ -9,8 +9,7 @@
  */
 import http, { type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { consoleSink, createMetrics } from '../src/index.js';
-import { instrumentHttpServer } from '../src/integrations/index.js';
+import { consoleSink, createMetrics, instrumentHttpServer } from '../src/index.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const metrics = createMetrics({

@@ -12,6 +12,26 @@ export {
 } from './sinks/prometheus.js';
 export { otlpSink, type OtlpSinkOptions, type OtlpTemporality } from './sinks/otlp.js';
 export { emfSink, type EmfSinkOptions } from './sinks/emf.js';
+export {
+  cloudWatchSink,
+  type CloudWatchClientLike,
+  type CloudWatchSink,
+  type CloudWatchSinkOptions,
+  type CloudWatchTransport,
+  type MetricDatum,
+  type PutMetricDataInput,
+  type StandardUnit,
+} from './sinks/cloudwatch.js';
+export * from './integrations/index.js';
+export {
+  acceptMetricsPort,
+  connectMetrics,
+  createPoolLink,
+  createWorkerLink,
+  WORKER_SEAL_GRACE_MS,
+  type WorkerLink,
+  type WorkerMetrics,
+} from './workers/index.js';
 export type {
   BoundCounter,
   BoundGauge,

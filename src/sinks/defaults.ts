@@ -1,12 +1,13 @@
 /**
  * Sinks chosen from the environment when createMetrics gets no `sinks` option:
- * `SCALESIGNAL_SINKS=prometheus,emf` (comma-separated; each sink reads its own settings from its variables).
+ * `SCALESIGNAL_SINKS=prometheus,emf` (console, prometheus, otlp, emf, cloudwatch) (comma-separated; each sink reads its own settings from its variables).
  * Unset: the console sink, except under NODE_ENV=production where printing a table every second to a
  * service's stdout would be a surprise; there the metrics record but go nowhere until a sink is named.
  */
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/options.js';
 import { consoleSink } from './console.js';
+import { cloudWatchSink } from './cloudwatch.js';
 import { emfSink } from './emf.js';
 import { otlpSink } from './otlp.js';
 import { prometheusSink } from './prometheus.js';
@@ -18,6 +19,7 @@ const factories: Record<string, () => Sink> = {
   prometheus: () => prometheusSink(),
   otlp: () => otlpSink(),
   emf: () => emfSink(),
+  cloudwatch: () => cloudWatchSink(),
 };
 
 export function defaultSinks(env: NodeJS.ProcessEnv, logger: Logger): Sink[] {
