@@ -152,6 +152,45 @@ export function quantileFromBuckets(
   return max;
 }
 
+/**
+ * Several quantiles in two passes, as quantileFromBuckets() gives each: `quantiles` ascending, results in `out`.
+ * The sealer asks for P50/P90/P95/P99 of every histogram once a second.
+ */
+export function quantilesFromBuckets(
+  mapping: BucketMapping,
+  offset: number,
+  counts: ArrayLike<number>,
+  zeroCount: number,
+  quantiles: readonly number[],
+  min: number,
+  max: number,
+  out: Float64Array,
+): void {
+  let total = zeroCount;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  let k = 0;
+  if (total === 0) {
+    for (; k < quantiles.length; k++) out[k] = NaN;
+    return;
+  }
+  let rank = Math.max(1, Math.ceil(quantiles[0] * total));
+  for (; k < quantiles.length && rank <= zeroCount; ) {
+    out[k] = clamp(0, min, max);
+    if (++k < quantiles.length) rank = Math.max(1, Math.ceil(quantiles[k] * total));
+  }
+  let seen = zeroCount;
+  for (let i = 0; i < counts.length && k < quantiles.length; i++) {
+    seen += counts[i];
+    if (seen < rank) continue;
+    const value = clamp(bucketRepresentative(mapping, offset + i), min, max);
+    while (k < quantiles.length && seen >= rank) {
+      out[k] = value;
+      if (++k < quantiles.length) rank = Math.max(1, Math.ceil(quantiles[k] * total));
+    }
+  }
+  for (; k < quantiles.length; k++) out[k] = max;
+}
+
 function clamp(value: number, min: number, max: number): number {
   return value < min ? min : value > max ? max : value;
 }

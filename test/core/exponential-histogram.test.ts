@@ -6,6 +6,7 @@ import {
   MIN_EXPONENT,
   mergeBuckets,
   quantileFromBuckets,
+  quantilesFromBuckets,
 } from '../../src/core/exponential-histogram.js';
 
 const inRange = fc.double({ min: 2 ** MIN_EXPONENT * 1.0001, max: 2 ** MAX_EXPONENT * 0.9999, noNaN: true });
@@ -81,6 +82,30 @@ describe('merge', () => {
         expect(trim(mergeBuckets(mergeBuckets(a, b), c))).toEqual(trim(mergeBuckets(a, mergeBuckets(b, c))));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('several quantiles in one pass', () => {
+  it('give what quantileFromBuckets gives for each, zero bucket included', () => {
+    const mapping = bucketMapping(6);
+    const quantiles = [0.5, 0.9, 0.95, 0.99];
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 5 }), { minLength: 0, maxLength: 40 }),
+        fc.nat({ max: 30 }),
+        fc.integer({ min: 0, max: 2000 }),
+        (counts, zeroCount, offset) => {
+          const min = 0;
+          const max = mapping.upperBound(mapping.offset + offset + counts.length);
+          const out = new Float64Array(quantiles.length);
+          quantilesFromBuckets(mapping, mapping.offset + offset, counts, zeroCount, quantiles, min, max, out);
+          quantiles.forEach((q, k) => {
+            expect(out[k]).toBe(quantileFromBuckets(mapping, mapping.offset + offset, counts, zeroCount, q, min, max));
+          });
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
