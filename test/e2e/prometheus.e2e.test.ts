@@ -6,12 +6,6 @@
  * The only test-side instrument is a second sink that notes when each window was sealed, to time
  * "sealed window -> visible in PromQL". The truth for P99 is an exact sort of the recorded samples.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import type { Metrics } from '../../src/core/api.js';
@@ -19,28 +13,16 @@ import type { Window } from '../../src/core/window.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { prometheusSink, type PrometheusSink } from '../../src/sinks/prometheus.js';
 import { exactQuantile, latencies, rng } from '../helpers/exp-histogram.js';
+import { PROMETHEUS, PROMETHEUS_INSTALL as INSTALL, prometheusAvailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
-const INSTALL = 'apt-get install -y --no-install-recommends prometheus';
 const required = process.env.SCALESIGNAL_E2E_REQUIRED === '1';
-const available = existsSync(PROMETHEUS);
+const available = prometheusAvailable();
 const VISIBLE_WITHIN_MS = 3000;
 
 if (!available && required) {
   describe('prometheus e2e', () => {
     it('needs a Prometheus binary', () => {
       expect.fail(`SCALESIGNAL_E2E_REQUIRED=1 but ${PROMETHEUS} is missing: ${INSTALL}`);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
     });
   });
 }
@@ -53,9 +35,7 @@ interface Sealed {
 }
 
 describe.skipIf(!available)(`prometheus e2e${available ? '' : ` (skipped: ${PROMETHEUS} missing; ${INSTALL})`}`, () => {
-  let dir: string;
-  let prometheus: ChildProcess | undefined;
-  let promLog = '';
+  let prometheus: PrometheusServer | undefined;
   let api: string;
   let sink: PrometheusSink;
   let metrics: Metrics;
@@ -69,10 +49,8 @@ describe.skipIf(!available)(`prometheus e2e${available ? '' : ` (skipped: ${PROM
   };
 
   async function query(promql: string): Promise<number[]> {
-    const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: Array<{ value: [number, string] }> } };
-    expect(body.status).toBe('success');
-    return body.data.result.map((r) => Number(r.value[1]));
+    if (prometheus === undefined) throw new Error('prometheus not started');
+    return prometheus.query(promql);
   }
 
   /** Polls PromQL every 50 ms until `accept` holds for its single result; returns the value and when it was seen. */
@@ -84,7 +62,7 @@ describe.skipIf(!available)(`prometheus e2e${available ? '' : ` (skipped: ${PROM
       if (last.length === 1 && accept(last[0])) return { value: last[0], at: Date.now() };
       await sleep(50);
     }
-    throw new Error(`${promql}: still ${JSON.stringify(last)} after ${timeoutMs} ms\n${promLog.slice(-2000)}`);
+    throw new Error(`${promql}: still ${JSON.stringify(last)} after ${timeoutMs} ms\n${prometheus?.log().slice(-2000) ?? ''}`);
   }
 
   /** When the first window satisfying `holds` was sealed (waits for it). */
@@ -105,57 +83,14 @@ describe.skipIf(!available)(`prometheus e2e${available ? '' : ` (skipped: ${PROM
     await sink.ready;
     expect(sink.port).toBeGreaterThan(0);
 
-    dir = await mkdtemp(join(tmpdir(), 'scalesignal-prom-e2e-'));
-    const webPort = await freePort();
-    api = `http://127.0.0.1:${webPort}`;
-    await writeFile(
-      join(dir, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 900ms',
-        'scrape_configs:',
-        '  - job_name: scalesignal',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${sink.port}']`,
-        '',
-      ].join('\n'),
-    );
-    prometheus = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${webPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout?.on('data', (d: Buffer) => (promLog += d.toString()));
-    prometheus.stderr?.on('data', (d: Buffer) => (promLog += d.toString()));
-    // Discovery hands targets to the scrape manager after ~5 s; wait until a scrape of our sink succeeded.
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      if (prometheus.exitCode !== null) throw new Error(`prometheus exited ${prometheus.exitCode}\n${promLog}`);
-      try {
-        if ((await query('up{job="scalesignal"}'))[0] === 1) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`prometheus never scraped the sink\n${promLog}`);
-      await sleep(100);
-    }
+    // Scrapes every second (timeout 900 ms); resolves once a scrape of the sink succeeded.
+    prometheus = await startPrometheus({ targets: [`127.0.0.1:${sink.port}`] });
+    api = prometheus.api;
   }, 60_000);
 
   afterAll(async () => {
     await metrics?.shutdown();
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((r) => prometheus?.once('exit', r));
-      prometheus.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await prometheus?.stop();
     if (Object.keys(latency).length > 0) console.log('sealed window -> visible in PromQL (ms):', latency);
   }, 30_000);
 
