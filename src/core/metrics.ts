@@ -180,11 +180,15 @@ export class MetricsRegistry implements Metrics, MetricsInternals {
 
   private schedule(): void {
     if (this.stopped) return;
-    const next = (Math.floor(Date.now() / this.intervalMs) + 1) * this.intervalMs;
+    // Aim at the end of the open window, not at "the next boundary after now": libuv's timers can fire a
+    // millisecond before Date.now() reaches the boundary, and a clock that crosses it between tick() and here
+    // would otherwise skip a boundary and seal that window a whole interval late. At most one interval ahead,
+    // so a wall clock stepped back does not park the timer.
+    const delay = (this.openSequence + 1) * this.intervalMs - Date.now();
     this.timer = setTimeout(() => {
       this.tick();
       this.schedule();
-    }, Math.max(0, next - Date.now()));
+    }, Math.min(Math.max(0, delay), this.intervalMs));
     this.timer.unref();
   }
 

@@ -54,6 +54,23 @@ describe('one-second windows', () => {
     expect(sink.windows[0].start).toBe(T0);
   });
 
+  it('seals on time when the timer fires a hair before the boundary and the clock crosses it right after', async () => {
+    const { metrics, sink } = setup();
+    metrics.counter('work.done').add(1);
+    await vi.advanceTimersByTimeAsync(749); // 10:00:00.999, the timer is due at 10:00:01.000
+    const boundary = T0 + 750;
+    // The timer's tick() still reads 10:00:00.999 (libuv fired early); every later read is past the boundary.
+    vi.spyOn(Date, 'now').mockImplementationOnce(() => boundary - 1);
+    await vi.advanceTimersByTimeAsync(1);
+    vi.mocked(Date.now).mockRestore();
+    await vi.advanceTimersByTimeAsync(20);
+    // Sealed within milliseconds of the boundary, not a whole interval later.
+    expect(sink.windows).toHaveLength(1);
+    expect(sink.windows[0].end).toBe(boundary);
+    expect(find(sink.windows[0], 'work.done')?.sum).toBe(1);
+    await metrics.shutdown();
+  });
+
   it('a blocked event loop yields one Window per second, each with its own timestamp', async () => {
     const { metrics, sink } = setup();
     const c = metrics.counter('work.done');
