@@ -1,0 +1,427 @@
+/**
+ * Instructions per request each HTTP setup adds, counted by valgrind: a deterministic companion to bench/http.ts.
+ *
+ * Why: on this shared 2-core machine req/s and CPU time vary 10-30 % from run to run, so bench:http's losses
+ * (Express ~7-20 %, Fastify ~5-13 %, CPU/request +10-27 %) cannot separate our real cost from noise. An
+ * instruction count does not depend on what else the machine is doing: the same server serving the same requests
+ * executes (nearly) the same instructions however loaded and however slow the machine is.
+ *
+ * Method, per framework (express, fastify) and setup (bare, scalesignal, prom-bundle | fastify-metrics, otel):
+ * - The server is bench/http.ts's own child (`--serve <framework> <setup>`: same setups, same priming), run under
+ *   `valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file` with the JIT on (valgrind re-checks
+ *   V8's generated code for self-modification; no --no-opt or --jitless). Nothing is instrumented while Node
+ *   starts, primes and warms up, which runs several times faster than instrumented code.
+ * - This process drives it with a keep-alive node:http agent, --sockets sockets with one request in flight each:
+ *   --warmup requests, then `callgrind_control --instr=on` and three windows, each W requests then a callgrind
+ *   dump (which zeroes the counters):
+ *     window 0: a few hundred requests that absorb turning instrumentation on (valgrind retranslates everything);
+ *     window 1: N1 requests, I(N1) instructions;  window 2: N2 requests, I(N2) instructions.
+ *   instructions/request = (I(N2) - I(N1)) / (N2 - N1): startup and warm-up are outside the windows, and what
+ *   every window has once (its edges) cancels. Both windows are in one process (half the cost of a process per
+ *   N); the repeats are what shows process-to-process variation.
+ * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
+ *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
+ *   100,000 requests, a random few under valgrind). Major GCs the allocation causes (Express: one every ~3,000
+ *   requests, natively too) stay in; their timing against the window edges is the main remaining noise.
+ * - Counted on all threads (V8's GC helpers too), except two parts that are not a cost per request:
+ *   - timers, everything under libuv's uv__run_timers (inclusive): under valgrind the server runs ~50-100x
+ *     slower while timers keep wall-clock time, so the event-loop sampler (every 10 ms), the 1 s seal, OTel's 1 s
+ *     reader, Node's date cache would be charged 50-100x more often per request than on a real server. They cost
+ *     per second: reported apart as instructions per (valgrind wall) second ("timers/s");
+ *   - TurboFan compile jobs (OptimizingCompileDispatcher::CompileTask, background threads): code that only
+ *     timers run (the sealer) becomes hot after minutes of valgrind time, not seconds, and compiles inside the
+ *     windows. Reported apart per request ("jit/req"); a setup that keeps deoptimizing would show there.
+ * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
+ *
+ *   npm run bench:http:instructions                      # all 8 setups x 2 repeats, ~15 minutes on 2 cores
+ *   npm run bench:http:instructions -- --frameworks express --setups scalesignal --repeats 1
+ *   npm run bench:http:instructions -- --express 1000,9000 --fastify 4000,28000 --warmup 8000 --sockets 4
+ *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps: callgrind_annotate /tmp/cg/*.3
+ *
+ * Needs valgrind 3.x (callgrind, callgrind_control, callgrind_annotate) and ptrace between processes (vgdb, for
+ * callgrind_control). Writes bench/results/http-instructions.json; the last line printed is the summary as JSON.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+
+type Framework = 'express' | 'fastify';
+type Setup = 'bare' | 'scalesignal' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+
+/** The setups of bench/http.ts, in its order. */
+const SETUPS: Record<Framework, readonly Setup[]> = {
+  express: ['bare', 'scalesignal', 'prom-bundle', 'otel'],
+  fastify: ['bare', 'scalesignal', 'fastify-metrics', 'otel'],
+};
+const PATH = '/users/42';
+const here = dirname(fileURLToPath(import.meta.url));
+const SERVER = join(here, 'http.ts');
+const run$ = promisify(execFile);
+
+/** The first window, absorbing the switch to instrumented code. */
+const FIRST_WINDOW = 500;
+/** Inclusive costs taken out of every window (see the header). */
+const TIMERS = /^\s*([\d,]+)\s.*:uv__run_timers\s/m;
+const JIT = /^\s*([\d,]+)\s.*:v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal\(\)\s/m;
+
+interface Job {
+  framework: Framework;
+  setup: Setup;
+  repeat: number;
+  n1: number;
+  n2: number;
+}
+
+/** One window's counts. */
+interface Count {
+  /** All instructions, all threads. */
+  instructions: number;
+  /** Under uv__run_timers. */
+  timers: number;
+  /** In TurboFan's background compile jobs. */
+  jit: number;
+  /** Wall time under valgrind, ms. */
+  wallMs: number;
+}
+
+interface Measured extends Job {
+  windows: [Count, Count, Count];
+  /** Requests the setup's own metrics counted (priming and warm-up included): proves it was on; null for bare. */
+  recorded: number | null;
+}
+
+let options: { warmup: number; sockets: number; work: string; nodeFlags: string[] };
+
+async function measure(job: Job): Promise<Measured> {
+  const { framework, setup, repeat } = job;
+  const name = `${framework}-${setup}-${repeat + 1}`;
+  const outFile = join(options.work, `${name}.callgrind`);
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      // V8 writes code into anonymous memory and rewrites it: valgrind must notice (the amd64 default, made explicit).
+      '--smc-check=all-non-file',
+      '--dump-instr=no',
+      '--dump-line=no',
+      '--compress-strings=no',
+      `--callgrind-out-file=${outFile}`,
+      '-q',
+      process.execPath,
+      // V8's memory reducer starts major GCs when it sees little allocation per wall second: under valgrind every
+      // server looks nearly idle to it (Fastify: none natively over 100,000 requests, several under valgrind).
+      '--no-memory-reducer',
+      ...options.nodeFlags,
+      '--import',
+      'tsx',
+      SERVER,
+      '--serve',
+      framework,
+      setup,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '' },
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const fail = (why: string) => new Error(`${name}: ${why}\n${stderr}`);
+  try {
+    return { ...job, ...(await session(job, child, fail, exited, outFile)) };
+  } catch (error) {
+    // A failed run leaves no valgrind behind (this process started it).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** Warm-up, the three windows, the setup's report; then reads the dumps. */
+async function session(
+  job: Job,
+  child: ChildProcess,
+  fail: (why: string) => Error,
+  exited: Promise<number | null>,
+  outFile: string,
+): Promise<Omit<Measured, keyof Job>> {
+  const callgrind = async (...args: string[]) => {
+    const { stdout } = await run$('callgrind_control', [...args, String(child.pid)]);
+    if (!/OK\./.test(stdout)) throw fail(`callgrind_control ${args.join(' ')}: ${stdout}`);
+  };
+  const ask = (type: string, answer: string, timeoutMs: number) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(fail(`no answer to ${type}`)), timeoutMs);
+      const onMessage = (message: { type: string }) => {
+        if (message.type !== answer) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(message as Record<string, unknown>);
+      };
+      child.on('message', onMessage);
+      child.send({ type });
+    });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(fail('did not start in 10 minutes')), 600_000);
+    void exited.then((code) => reject(fail(`exited with ${code} before it was ready`)));
+    child.on('message', (message: { type: string; port?: number }) => {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        resolve(message.port!);
+      }
+    });
+  });
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.sockets });
+  const get = () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: PATH, agent }, (res) => {
+          if (res.statusCode !== 200) reject(fail(`status ${res.statusCode}`));
+          res.resume();
+          res.once('end', resolve);
+        })
+        .once('error', reject);
+    });
+  // `sockets` loops, each one request at a time on its own keep-alive socket.
+  const drive = async (count: number) => {
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: options.sockets }, async () => {
+        while (sent < count) {
+          sent++;
+          await get();
+        }
+      }),
+    );
+  };
+  // Lets the server finish the last responses' tails ('finish' and 'close' work) before a window's edge.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+  const windowMs: number[] = [];
+  const window = async (requests: number, dump: string) => {
+    const started = performance.now();
+    await drive(requests);
+    await settle();
+    windowMs.push(performance.now() - started);
+    await callgrind(`--dump=${dump}`);
+  };
+
+  await drive(options.warmup);
+  await settle();
+  await callgrind('--instr=on');
+  await window(FIRST_WINDOW, 'first');
+  await window(job.n1, 'n1');
+  await window(job.n2, 'n2');
+  await callgrind('--instr=off');
+  agent.destroy();
+
+  const { recorded } = await ask('report', 'reported', 300_000);
+  const code = await exited;
+  if (code !== 0) throw fail(`exited with ${code}`);
+  const windows = (await Promise.all([1, 2, 3].map((part, i) => count(`${outFile}.${part}`, windowMs[i])))) as [Count, Count, Count];
+  return { windows, recorded: (recorded as number | null | undefined) ?? null };
+}
+
+/** A dump's total, and its inclusive costs under uv__run_timers and TurboFan's compile jobs. */
+async function count(dump: string, wallMs: number): Promise<Count> {
+  const totals = /^(?:totals|summary):\s*(\d+)/m.exec(readFileSync(dump, 'utf8'));
+  if (totals === null) throw new Error(`no totals in ${dump}`);
+  const { stdout } = await run$('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { maxBuffer: 256 << 20 });
+  const inclusive = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1].replaceAll(',', '') ?? 0);
+  return { instructions: Number(totals[1]), timers: inclusive(TIMERS), jit: inclusive(JIT), wallMs: Math.round(wallMs) };
+}
+
+/** Runs jobs `parallel` at a time (valgrind runs one thread at a time: one core per server). */
+async function pool<T, R>(items: readonly T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]);
+      }
+    }),
+  );
+  return results;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
+const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
+
+/** (I(N2) - I(N1)) / (N2 - N1) of one run, with the parts `of` picks. */
+const perRequest = (run: Measured, of: (c: Count) => number) => (of(run.windows[2]) - of(run.windows[1])) / (run.n2 - run.n1);
+const netOf = (c: Count) => c.instructions - c.timers - c.jit;
+
+interface Row {
+  /** Timers and TurboFan jobs excluded. */
+  instructionsPerRequest: number;
+  /** instructionsPerRequest / bare's - 1: 0.05 = 5 % more instructions per request than bare. */
+  addedVsBare: number;
+  addedInstructionsPerRequest: number;
+  /** Per repeat (a fresh process each). */
+  repeats: number[];
+  /** (max - min) / mean of the repeats. */
+  spread: number;
+  /** TurboFan compile jobs per request in the windows (excluded above). */
+  jitPerRequest: number;
+  /** Everything, timers and compile jobs included: what valgrind's slowness makes of them, not a real cost. */
+  allInPerRequest: number;
+  /** Instructions under uv__run_timers per wall second of the windows, under valgrind. */
+  timerInstructionsPerSecond: number;
+  recorded: number | null;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      frameworks: { type: 'string', default: 'express,fastify' },
+      setups: { type: 'string', default: '' },
+      /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
+      express: { type: 'string', default: '1000,9000' },
+      fastify: { type: 'string', default: '4000,28000' },
+      warmup: { type: 'string', default: '8000' },
+      sockets: { type: 'string', default: '4' },
+      repeats: { type: 'string', default: '2' },
+      parallel: { type: 'string', default: String(Math.max(1, os.cpus().length)) },
+      keep: { type: 'string' },
+      /** Extra flags for the server's node, for diagnosis (e.g. --trace-gc); not for measuring. */
+      'node-flags': { type: 'string', default: '' },
+      out: { type: 'string', default: join(here, 'results/http-instructions.json') },
+    },
+  });
+  const repeats = Number(values.repeats);
+  const parallel = Number(values.parallel);
+  const sizes: Record<Framework, { n1: number; n2: number }> = { express: { n1: 0, n2: 0 }, fastify: { n1: 0, n2: 0 } };
+  for (const framework of ['express', 'fastify'] as const) {
+    const [n1, n2] = values[framework].split(',').map(Number);
+    if (!(Number.isInteger(n1) && Number.isInteger(n2) && n2 > n1 && n1 > 0)) throw new Error(`--${framework}: need N1,N2 integers, 0 < N1 < N2`);
+    sizes[framework] = { n1, n2 };
+  }
+  if (values.keep !== undefined) await mkdir(values.keep, { recursive: true });
+  options = {
+    warmup: Number(values.warmup),
+    sockets: Number(values.sockets),
+    work: values.keep ?? mkdtempSync(join(os.tmpdir(), 'http-instructions-')),
+    nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
+  };
+  const version = await run$('valgrind', ['--version']).catch(() => {
+    throw new Error('valgrind not found: this bench needs valgrind (callgrind)');
+  });
+  const frameworks = values.frameworks.split(',') as Framework[];
+  const only = values.setups === '' ? undefined : new Set(values.setups.split(','));
+  const setupsOf = (framework: Framework) =>
+    SETUPS[framework].filter((setup) => only === undefined || setup === 'bare' || only.has(setup));
+
+  // Express first: its runs are the longest, the pool should not end on one alone.
+  const jobs: Job[] = [];
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    for (const framework of frameworks) for (const setup of setupsOf(framework)) jobs.push({ framework, setup, repeat, ...sizes[framework] });
+  }
+  const started = Date.now();
+  let done = 0;
+  const runs = await pool(jobs, parallel, async (job) => {
+    const run = await measure(job);
+    done++;
+    const [, a, b] = run.windows;
+    console.error(
+      `[${String(done).padStart(2)}/${jobs.length}] ${job.framework.padEnd(7)} ${job.setup.padEnd(15)} repeat ${job.repeat + 1}  ` +
+        `${fmt(perRequest(run, netOf)).padStart(9)} instr/req  (I(${job.n1}) ${(a.instructions / 1e6).toFixed(0)} M, I(${job.n2}) ${(b.instructions / 1e6).toFixed(0)} M, ` +
+        `timers ${((a.timers + b.timers) / 1e6).toFixed(1)} M, jit ${((a.jit + b.jit) / 1e6).toFixed(1)} M, ${((a.wallMs + b.wallMs) / 1000).toFixed(0)} s)  ` +
+        `recorded ${run.recorded ?? '-'}  [${Math.round((Date.now() - started) / 1000)} s]`,
+    );
+    return run;
+  });
+
+  const table: Record<string, Record<string, Row>> = {};
+  for (const framework of frameworks) {
+    table[framework] = {};
+    for (const setup of setupsOf(framework)) {
+      const mine = runs.filter((r) => r.framework === framework && r.setup === setup);
+      const net = mine.map((r) => perRequest(r, netOf));
+      const value = mean(net);
+      const timers = mine.reduce((sum, r) => sum + r.windows[1].timers + r.windows[2].timers, 0);
+      const seconds = mine.reduce((sum, r) => sum + r.windows[1].wallMs + r.windows[2].wallMs, 0) / 1000;
+      table[framework][setup] = {
+        instructionsPerRequest: Math.round(value),
+        addedVsBare: 0,
+        addedInstructionsPerRequest: 0,
+        repeats: net.map(Math.round),
+        spread: round4((Math.max(...net) - Math.min(...net)) / value),
+        jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
+        allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
+        timerInstructionsPerSecond: Math.round(timers / seconds),
+        recorded: mine[0].recorded,
+      };
+    }
+    const bare = table[framework].bare.instructionsPerRequest;
+    for (const row of Object.values(table[framework])) {
+      row.addedInstructionsPerRequest = row.instructionsPerRequest - bare;
+      row.addedVsBare = round4(row.instructionsPerRequest / bare - 1);
+    }
+  }
+
+  console.log(
+    `\ninstructions per request = (I(N2) - I(N1)) / (N2 - N1), timers and TurboFan jobs excluded; express N1,N2 = ${values.express}, ` +
+      `fastify ${values.fastify}; ${options.warmup} warm-up requests, ${options.sockets} keep-alive sockets, ${repeats} fresh processes each`,
+  );
+  const header = ['framework', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'jit/req', 'all-in/req', 'timers/s'];
+  const lines = [header];
+  for (const framework of frameworks) {
+    for (const [setup, row] of Object.entries(table[framework])) {
+      const isBare = setup === 'bare';
+      lines.push([
+        framework,
+        setup,
+        fmt(row.instructionsPerRequest),
+        isBare ? '' : `${row.addedVsBare >= 0 ? '+' : ''}${(row.addedVsBare * 100).toFixed(1)} %`,
+        isBare ? '' : fmt(row.addedInstructionsPerRequest),
+        row.repeats.map(fmt).join(' / '),
+        `${(row.spread * 100).toFixed(1)} %`,
+        fmt(row.jitPerRequest),
+        fmt(row.allInPerRequest),
+        `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
+      ]);
+    }
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((line) => line[i].length)));
+  for (const line of lines) console.log(line.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    valgrind: version.stdout.trim(),
+    cpuModel: os.cpus()[0]?.model,
+    method:
+      'callgrind, JIT on, instrumentation on after warm-up; windows of N requests each ending with a full GC and a dump; ' +
+      'instructions/request = (I(N2) - I(N1)) / (N2 - N1), all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) ' +
+      'and TurboFan background compile jobs (jitPerRequest)',
+    config: { sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
+    table,
+    runs,
+    elapsedSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  await mkdir(dirname(values.out), { recursive: true });
+  await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
+  if (values.keep === undefined) rmSync(options.work, { recursive: true, force: true });
+  const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number }>> = {};
+  for (const [framework, rows] of Object.entries(table)) {
+    summary[framework] = {};
+    for (const [setup, row] of Object.entries(rows)) {
+      summary[framework][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread };
+    }
+  }
+  console.log(JSON.stringify({ summary }));
+}
+
+await main();
