@@ -59,12 +59,14 @@ export class SinkRunner {
     void this.pump();
   }
 
-  /** Resolves when nothing is queued or in flight; during shutdown, pending backoff waits are cut short. */
-  idle(hurry = false): Promise<void> {
-    if (hurry) {
-      this.closing = true;
-      this.wakeBackoff?.();
-    }
+  /**
+   * Resolves when nothing is queued or in flight, or once the next attempt has failed and will be retried.
+   * A backoff wait is cut short so flush() costs one attempt, not a backoff of up to 10 s; `closing` (shutdown)
+   * also stops retrying.
+   */
+  idle(closing = false): Promise<void> {
+    if (closing) this.closing = true;
+    this.wakeBackoff?.();
     if (!this.running && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }

@@ -370,6 +370,30 @@ describe('sinks fail soft', () => {
     await done;
   });
 
+  it('flush() costs a failing sink one attempt, not the rest of its backoff wait', async () => {
+    const { SinkError } = await import('../../src/index.js');
+    vi.spyOn(Math, 'random').mockReturnValue(0.999); // the longest backoff the jitter can draw
+    let attempts = 0;
+    const metrics = createMetrics({
+      eventLoop: false,
+      logger: { warn: () => {} },
+      sinks: [{ name: 'down', export: () => { attempts++; throw new SinkError('503', { retryable: true }); } }],
+    });
+    metrics.counter('c').add(1);
+    await vi.advanceTimersByTimeAsync(750 + 12_000); // several failures: the backoff ceiling is now 10 s
+    const before = attempts;
+    let flushed = false;
+    const flushing = metrics.flush().then(() => (flushed = true));
+    for (let i = 0; i < 10 && !flushed; i++) await vi.advanceTimersByTimeAsync(10);
+    expect(flushed).toBe(true);
+    expect(attempts).toBe(before + 1);
+    await flushing;
+    vi.mocked(Math.random).mockRestore();
+    const shutdown = metrics.shutdown();
+    await vi.advanceTimersByTimeAsync(100);
+    await shutdown;
+  });
+
   it('retries a retryable failure with backoff and delivers the same windows', async () => {
     const { SinkError } = await import('../../src/index.js');
     let failures = 2;
