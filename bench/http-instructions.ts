@@ -12,31 +12,37 @@
  *   V8's generated code for self-modification; no --no-opt or --jitless). Nothing is instrumented while Node
  *   starts, primes and warms up, which runs several times faster than instrumented code.
  * - This process drives it with a keep-alive node:http agent, --sockets sockets with one request in flight each:
- *   --warmup requests, then `callgrind_control --instr=on` and three windows, each W requests then a callgrind
- *   dump (which zeroes the counters):
+ *   --warmup requests, then `callgrind_control --instr=on` and three windows, each ending with a callgrind dump
+ *   (which zeroes the counters):
  *     window 0: a few hundred requests that absorb turning instrumentation on (valgrind retranslates everything);
- *     window 1: N1 requests, I(N1) instructions;  window 2: N2 requests, I(N2) instructions.
- *   instructions/request = (I(N2) - I(N1)) / (N2 - N1): startup and warm-up are outside the windows, and what
- *   every window has once (its edges) cancels. Both windows are in one process (half the cost of a process per
- *   N); the repeats are what shows process-to-process variation.
- * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
- *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
- *   100,000 requests, a random few under valgrind). Major GCs the allocation causes (Express: one every ~3,000
- *   requests, natively too) stay in; their timing against the window edges is the main remaining noise.
+ *     window 2: N2 requests, I(N2) instructions;
+ *     window 1: N1 requests, then idle until it has lasted as long as window 2, I(N1) instructions.
+ *   instructions/request = (I(N2) - I(N1)) / (N2 - N1): startup and warm-up are outside the windows, what every
+ *   window has once (its edges) cancels, and so does what wall time drives, as both windows last equally long.
+ *   Both windows are in one process (half the cost of a process per N); the repeats show process-to-process
+ *   variation.
  * - Counted on all threads (V8's GC helpers too), except two parts that are not a cost per request:
  *   - timers, everything under libuv's uv__run_timers (inclusive): under valgrind the server runs ~50-100x
  *     slower while timers keep wall-clock time, so the event-loop sampler (every 10 ms), the 1 s seal, OTel's 1 s
  *     reader, Node's date cache would be charged 50-100x more often per request than on a real server. They cost
- *     per second: reported apart as instructions per (valgrind wall) second ("timers/s");
+ *     per second: reported apart as instructions per (valgrind wall) second ("timers/s"). Callgrind loses part
+ *     of them through V8's trampolines (and timers cause work elsewhere: immediates, GC of what they allocate,
+ *     ~0.4 M instructions/s idle for scalesignal): that residue is what the equal window lengths cancel;
  *   - TurboFan compile jobs (OptimizingCompileDispatcher::CompileTask, background threads): code that only
  *     timers run (the sealer) becomes hot after minutes of valgrind time, not seconds, and compiles inside the
- *     windows. Reported apart per request ("jit/req"); a setup that keeps deoptimizing would show there.
+ *     windows. Reported apart per request ("jit/req"); a setup that kept deoptimizing would show there.
+ * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
+ *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
+ *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
+ *   requests, natively too) stay in; "gc/req" shows how much of a figure is V8's heap and GC (self cost), since
+ *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
  *   npm run bench:http:instructions                      # all 8 setups x 2 repeats, ~15 minutes on 2 cores
  *   npm run bench:http:instructions -- --frameworks express --setups scalesignal --repeats 1
- *   npm run bench:http:instructions -- --express 1000,9000 --fastify 4000,28000 --warmup 8000 --sockets 4
- *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps: callgrind_annotate /tmp/cg/*.3
+ *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000 --sockets 4
+ *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
+ *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
  *
  * Needs valgrind 3.x (callgrind, callgrind_control, callgrind_annotate) and ptrace between processes (vgdb, for
  * callgrind_control). Writes bench/results/http-instructions.json; the last line printed is the summary as JSON.
@@ -68,6 +74,9 @@ const FIRST_WINDOW = 500;
 /** Inclusive costs taken out of every window (see the header). */
 const TIMERS = /^\s*([\d,]+)\s.*:uv__run_timers\s/m;
 const JIT = /^\s*([\d,]+)\s.*:v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal\(\)\s/m;
+/** V8's heap and GC functions, by self cost (for the informative gc/req column; collectors nest, so not inclusive). */
+const GC =
+  /v8::internal::(?:Scaveng|MarkCompact|MinorMarkCompact|ConcurrentMarking|IncrementalMarking|[A-Za-z]*Marking[A-Za-z]*|[A-Za-z]*Visitor|Sweeper|[A-Za-z]*Evacuat|RememberedSet|SlotSet|TypedSlot|RecordMigratedSlot|PointersUpdating|ParallelClearing|MemoryChunk|MemoryAllocator|GCTracer|PagedSpace|NewSpace|SemiSpace|FreeList|LargeObjectSpace|Page::|Heap::|HeapObject::SizeFromMap|BodyDescriptor)|heap::base::|_Map_base<v8::internal::MemoryChunk/;
 
 interface Job {
   framework: Framework;
@@ -85,6 +94,8 @@ interface Count {
   timers: number;
   /** In TurboFan's background compile jobs. */
   jit: number;
+  /** Self cost of V8's heap and GC functions (informative; not excluded). */
+  gc: number;
   /** Wall time under valgrind, ms. */
   wallMs: number;
 }
@@ -206,41 +217,57 @@ async function session(
   };
   // Lets the server finish the last responses' tails ('finish' and 'close' work) before a window's edge.
   const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
-  const windowMs: number[] = [];
-  const window = async (requests: number, dump: string) => {
+  // A window: `requests` requests, then idle until it has lasted `lastMs` (the N1 window lasts as long as the N2
+  // one, so what time drives and escapes the timer exclusion (see the header) is the same in both and cancels).
+  const window = async (requests: number, dump: string, lastMs = 0) => {
     const started = performance.now();
     await drive(requests);
     await settle();
-    windowMs.push(performance.now() - started);
+    const rest = lastMs - (performance.now() - started);
+    if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+    const wallMs = performance.now() - started;
     await callgrind(`--dump=${dump}`);
+    return wallMs;
   };
 
   await drive(options.warmup);
   await settle();
   await callgrind('--instr=on');
-  await window(FIRST_WINDOW, 'first');
-  await window(job.n1, 'n1');
-  await window(job.n2, 'n2');
+  const firstMs = await window(FIRST_WINDOW, 'first');
+  const n2Ms = await window(job.n2, 'n2');
+  const n1Ms = await window(job.n1, 'n1', n2Ms);
   await callgrind('--instr=off');
   agent.destroy();
 
   const { recorded } = await ask('report', 'reported', 300_000);
   const code = await exited;
   if (code !== 0) throw fail(`exited with ${code}`);
-  const windows = (await Promise.all([1, 2, 3].map((part, i) => count(`${outFile}.${part}`, windowMs[i])))) as [Count, Count, Count];
+  // Dumps are numbered in order: 1 first, 2 the N2 window, 3 the N1 window.
+  const windows = (await Promise.all([
+    count(`${outFile}.1`, firstMs),
+    count(`${outFile}.3`, n1Ms),
+    count(`${outFile}.2`, n2Ms),
+  ])) as [Count, Count, Count];
   return { windows, recorded: (recorded as number | null | undefined) ?? null };
 }
 
-/** A dump's total, and its inclusive costs under uv__run_timers and TurboFan's compile jobs. */
+/** A dump's total, its inclusive costs under uv__run_timers and TurboFan's compile jobs, its GC self cost. */
 async function count(dump: string, wallMs: number): Promise<Count> {
   const totals = /^(?:totals|summary):\s*(\d+)/m.exec(readFileSync(dump, 'utf8'));
   if (totals === null) throw new Error(`no totals in ${dump}`);
-  const { stdout } = await run$('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { maxBuffer: 256 << 20 });
-  const inclusive = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1].replaceAll(',', '') ?? 0);
-  return { instructions: Number(totals[1]), timers: inclusive(TIMERS), jit: inclusive(JIT), wallMs: Math.round(wallMs) };
+  const annotate = async (...args: string[]) =>
+    (await run$('callgrind_annotate', [...args, '--threshold=100', dump], { maxBuffer: 256 << 20 })).stdout;
+  const [inclusive, self] = await Promise.all([annotate('--inclusive=yes'), annotate()]);
+  const of = (pattern: RegExp) => Number(pattern.exec(inclusive)?.[1].replaceAll(',', '') ?? 0);
+  let gc = 0;
+  for (const line of self.split('\n')) {
+    const match = /^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$/.exec(line);
+    if (match !== null && GC.test(match[2])) gc += Number(match[1].replaceAll(',', ''));
+  }
+  return { instructions: Number(totals[1]), timers: of(TIMERS), jit: of(JIT), gc, wallMs: Math.round(wallMs) };
 }
 
-/** Runs jobs `parallel` at a time (valgrind runs one thread at a time: one core per server). */
+/** Runs jobs `parallel` at a time (valgrind runs a server's threads one at a time: a core at most per server). */
 async function pool<T, R>(items: readonly T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
@@ -275,6 +302,8 @@ interface Row {
   spread: number;
   /** TurboFan compile jobs per request in the windows (excluded above). */
   jitPerRequest: number;
+  /** Of instructionsPerRequest, V8's heap and GC functions (self cost): allocation's price, and GC heuristics' luck. */
+  gcPerRequest: number;
   /** Everything, timers and compile jobs included: what valgrind's slowness makes of them, not a real cost. */
   allInPerRequest: number;
   /** Instructions under uv__run_timers per wall second of the windows, under valgrind. */
@@ -288,12 +317,13 @@ async function main(): Promise<void> {
       frameworks: { type: 'string', default: 'express,fastify' },
       setups: { type: 'string', default: '' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
-      express: { type: 'string', default: '1000,9000' },
-      fastify: { type: 'string', default: '4000,28000' },
+      express: { type: 'string', default: '1000,7000' },
+      fastify: { type: 'string', default: '4000,24000' },
       warmup: { type: 'string', default: '8000' },
       sockets: { type: 'string', default: '4' },
       repeats: { type: 'string', default: '2' },
-      parallel: { type: 'string', default: String(Math.max(1, os.cpus().length)) },
+      // One more server than cores: N1 windows spend most of their time idle. Counts do not depend on it.
+      parallel: { type: 'string', default: String(os.cpus().length + 1) },
       keep: { type: 'string' },
       /** Extra flags for the server's node, for diagnosis (e.g. --trace-gc); not for measuring. */
       'node-flags': { type: 'string', default: '' },
@@ -359,6 +389,7 @@ async function main(): Promise<void> {
         repeats: net.map(Math.round),
         spread: round4((Math.max(...net) - Math.min(...net)) / value),
         jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
+        gcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.gc)))),
         allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
         timerInstructionsPerSecond: Math.round(timers / seconds),
         recorded: mine[0].recorded,
@@ -375,7 +406,7 @@ async function main(): Promise<void> {
     `\ninstructions per request = (I(N2) - I(N1)) / (N2 - N1), timers and TurboFan jobs excluded; express N1,N2 = ${values.express}, ` +
       `fastify ${values.fastify}; ${options.warmup} warm-up requests, ${options.sockets} keep-alive sockets, ${repeats} fresh processes each`,
   );
-  const header = ['framework', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'jit/req', 'all-in/req', 'timers/s'];
+  const header = ['framework', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'jit/req', 'all-in/req', 'timers/s'];
   const lines = [header];
   for (const framework of frameworks) {
     for (const [setup, row] of Object.entries(table[framework])) {
@@ -388,6 +419,7 @@ async function main(): Promise<void> {
         isBare ? '' : fmt(row.addedInstructionsPerRequest),
         row.repeats.map(fmt).join(' / '),
         `${(row.spread * 100).toFixed(1)} %`,
+        fmt(row.gcPerRequest),
         fmt(row.jitPerRequest),
         fmt(row.allInPerRequest),
         `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
@@ -403,9 +435,10 @@ async function main(): Promise<void> {
     valgrind: version.stdout.trim(),
     cpuModel: os.cpus()[0]?.model,
     method:
-      'callgrind, JIT on, instrumentation on after warm-up; windows of N requests each ending with a full GC and a dump; ' +
-      'instructions/request = (I(N2) - I(N1)) / (N2 - N1), all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) ' +
-      'and TurboFan background compile jobs (jitPerRequest)',
+      'callgrind, JIT on, instrumentation on after warm-up; in one server process a window of N2 requests, then one of N1 requests ' +
+      'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
+      'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
+      'server run with --no-memory-reducer',
     config: { sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,
