@@ -267,7 +267,7 @@ async function virtualRun(): Promise<RunResult> {
   // One window per second, sealed 5 ms after the second ends, as the core does.
   for (let s = 0; s < seconds; s++) {
     await clock.runUntil(t0 + (s + 1) * 1000 + 5);
-    const w: Window = { start: t0 + s * 1000, end: t0 + (s + 1) * 1000, resource: { service: 'checkout', attributes: {} }, series: seriesFor(s + 1) };
+    const w: Window = { start: t0 + s * 1000, end: t0 + (s + 1) * 1000, timestamp: t0 + s * 1000, resource: { service: 'checkout', attributes: {} }, series: seriesFor(s + 1) };
     for (const sink of sinks) sink.export([w]);
   }
   // Keep pacing until everything pending has gone out (at most a couple of periods).
@@ -337,7 +337,7 @@ async function httpRun(): Promise<RunResult> {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, sealAt - Date.now())));
       const start = first + s * 1000;
       for (const [pod, sink] of sinks.entries()) {
-        const w: Window = { start, end: start + 1000, resource: { service: 'web', attributes: {} }, series: seriesFor((s + 1) * 1000 + pod) };
+        const w: Window = { start, end: start + 1000, timestamp: start, resource: { service: 'web', attributes: {} }, series: seriesFor((s + 1) * 1000 + pod) };
         sink.export([w]);
       }
     }

@@ -84,7 +84,7 @@ async function serve(framework: Framework, setup: Setup): Promise<void> {
   } else if (setup === 'scalesignal') {
     const { createMetrics } = await import('../src/index.js');
     const { expressMetrics, fastifyMetrics } = await import('../src/integrations/index.js');
-    let sink: import('../src/sinks/sink.js').Sink;
+    let sink: import('../src/core/sink.js').Sink;
     let scrape: (() => Promise<string>) | undefined;
     if (existsSync(join(here, '../src/sinks/prometheus.ts'))) {
       const { prometheusSink } = await import('../src/sinks/prometheus.js');

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MetricsRegistry } from '../src/core/metrics.js';
+import type { MetricsRegistry } from '../src/core/registry.js';
 import { Sealer } from '../src/core/sealer.js';
 import { createMetrics } from '../src/index.js';
 
@@ -29,9 +29,9 @@ for (let round = 0; round < WARMUP + ROUNDS; round++) {
   for (const counter of counters) counter.add(1);
   for (let i = 0; i < gauges.length; i++) gauges[i].set(i + round);
   for (const histogram of histograms) for (let k = 0; k < 20; k++) histogram.record(values[(cursor = (cursor + 1) & 1023)]);
-  const slot = Atomics.load(registry.clock, 0);
+  const slot = Atomics.load(registry.clock.shared, 0);
   const start = performance.now();
-  const window = sealer.seal({ sequence: round, start: round * 1000, end: round * 1000 + 1000, slot });
+  const window = sealer.seal({ sequence: round, start: round * 1000, end: round * 1000 + 1000, timestamp: round * 1000, slot });
   const elapsed = performance.now() - start;
   if (window.series.length !== 1000) throw new Error(`sealed ${window.series.length} series, expected 1000`);
   if (round >= WARMUP) times.push(elapsed);

@@ -15,7 +15,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { do_not_optimize, measure } from 'mitata';
 import { createMetrics } from '../src/index.js';
 import type { BoundCounter, BoundGauge, BoundHistogram } from '../src/core/api.js';
-import type { MetricsRegistry } from '../src/core/metrics.js';
+import type { MetricsRegistry } from '../src/core/registry.js';
 import { Sealer } from '../src/core/sealer.js';
 import { connectMetrics, createWorkerLink, type WorkerLink, type WorkerMetrics } from '../src/workers/index.js';
 
@@ -133,11 +133,11 @@ async function main(): Promise<void> {
         worker.postMessage('fill');
         return filled;
       }));
-      const slot = Atomics.load(registry.clock, 0);
+      const slot = Atomics.load(registry.clock.shared, 0);
       const t0 = process.hrtime.bigint();
       for (const hook of registry.beforeSeal) hook(slot);
       const t1 = process.hrtime.bigint();
-      sealer.seal({ sequence: round, start: round * 1000, end: round * 1000 + 1000, slot });
+      sealer.seal({ sequence: round, start: round * 1000, end: round * 1000 + 1000, timestamp: round * 1000, slot });
       const t2 = process.hrtime.bigint();
       if (round >= warmup) {
         copyNs.push(Number(t1 - t0));

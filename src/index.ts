@@ -1,37 +1,11 @@
-export { createMetrics } from './core/metrics.js';
-export { ConfigError } from './core/options.js';
-export { consoleSink, type ConsoleSinkOptions } from './sinks/console.js';
-export { SinkError, type Sink } from './sinks/sink.js';
-export {
-  prometheusSink,
-  powerOfTwoBuckets,
-  type BucketsContext,
-  type PrometheusSink,
-  type PrometheusSinkOptions,
-  type ScrapeHandler,
-} from './sinks/prometheus.js';
-export { otlpSink, type OtlpSinkOptions, type OtlpTemporality } from './sinks/otlp.js';
-export { emfSink, type EmfSinkOptions } from './sinks/emf.js';
-export {
-  cloudWatchSink,
-  type CloudWatchClientLike,
-  type CloudWatchSink,
-  type CloudWatchSinkOptions,
-  type CloudWatchTransport,
-  type MetricDatum,
-  type PutMetricDataInput,
-  type StandardUnit,
-} from './sinks/cloudwatch.js';
-export * from './integrations/index.js';
-export {
-  acceptMetricsPort,
-  connectMetrics,
-  createPoolLink,
-  createWorkerLink,
-  WORKER_SEAL_GRACE_MS,
-  type WorkerLink,
-  type WorkerMetrics,
-} from './workers/index.js';
+/**
+ * `scalesignal`: createMetrics and the contract (Window, Sink, errors). Sinks and integrations are exported here
+ * too for convenience; each also has its own subpath (`scalesignal/prometheus`, `/otlp`, `/emf`, `/cloudwatch`,
+ * `/console`, `/express`, `/fastify`, `/workers`, `/queues`) and none is in a bundle that does not use it.
+ */
+export { createMetrics } from './create-metrics.js';
+export { ConfigError, ConfigErrorCode } from './core/errors.js';
+export { SinkError, type ExportContext, type Sink, type SinkContext } from './core/sink.js';
 export type {
   BoundCounter,
   BoundGauge,
@@ -46,6 +20,14 @@ export type {
   Metrics,
   MetricsOptions,
   ObservedValue,
+  ShutdownOptions,
   StopTimer,
 } from './core/api.js';
 export type { HistogramBuckets, Labels, MetricKind, Resource, SeriesWindow, Window } from './core/window.js';
+export * from './entries/console.js';
+export * from './entries/prometheus.js';
+export * from './entries/otlp.js';
+export * from './entries/emf.js';
+export * from './entries/cloudwatch.js';
+export * from './integrations/index.js';
+export * from './entries/workers.js';

@@ -1,4 +1,4 @@
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from './sink.js';
 
 /** Label values may be given as numbers or booleans; they are stored as strings. */
 export type LabelInput = Readonly<Record<string, string | number | boolean>>;
@@ -90,6 +90,18 @@ export interface MetricsOptions {
   eventLoop?: boolean;
   /** Where sink failures and one-time notices go. Default: stderr, at most once a minute per sink. */
   logger?: Logger;
+  /** Longest `shutdown()` waits for every sink to deliver and close. Default 5000 (under Kubernetes' 30 s grace). */
+  shutdownTimeoutMs?: number;
+  /**
+   * Flush on SIGTERM and SIGINT (within `shutdownTimeoutMs`), then let the process exit as it would have: the
+   * signal is raised again when no other listener handles it. Default false.
+   */
+  handleSignals?: boolean;
+}
+
+export interface ShutdownOptions {
+  /** Overrides `shutdownTimeoutMs` for this call. */
+  timeoutMs?: number;
 }
 
 export interface Metrics {
@@ -97,8 +109,14 @@ export interface Metrics {
   counter(name: string, options?: InstrumentOptions): Counter;
   gauge(name: string, options?: GaugeOptions): Gauge;
   histogram(name: string, options?: InstrumentOptions): Histogram;
-  /** Seals the partial window now and waits until every sink has exported everything pending. */
+  /**
+   * Seals the partial window now and resolves once every window sealed up to this call has been delivered or
+   * given up by every sink (never waiting on windows sealed later).
+   */
   flush(): Promise<void>;
-  /** flush(), then stops the timer and shuts every sink down. Recording afterwards is a no-op. */
-  shutdown(): Promise<void>;
+  /**
+   * flush(), then stops the timer and shuts every sink down, all within `timeoutMs` (default `shutdownTimeoutMs`).
+   * Never rejects; calling it again returns the same promise. Recording afterwards is a no-op.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
 }

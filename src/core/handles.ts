@@ -5,7 +5,7 @@
  */
 import type { BoundCounter, BoundGauge, BoundHistogram, StopTimer } from './api.js';
 import { HI, LO, scratch, scratchWords, type IndexTables } from './exponential-histogram.js';
-import { PAGE_SIZE, type Page } from './lane.js';
+import { PAGE_SIZE, type Page } from './pages.js';
 
 export type DropReason = 'non_finite' | 'negative' | 'not_a_number';
 
@@ -75,6 +75,24 @@ export class BoundGaugeHandle implements BoundGauge {
   set(value: number): void {
     if (typeof value === 'number' && value - value === 0) {
       const o = this.clock[0] * this.pageSize + this.index;
+      this.current[this.index] = value;
+      this.sum[o] += value;
+      this.last[o] = value;
+      if (value < this.min[o]) this.min[o] = value;
+      if (value > this.max[o]) this.max[o] = value;
+      this.count[o]++;
+    } else {
+      this.drops.drop(this.metric, typeof value === 'number' ? 'non_finite' : 'not_a_number');
+    }
+  }
+
+  /**
+   * An observed gauge's value for a window that has closed but is not sealed yet (its callback answered after
+   * the boundary): written into that window's slot, so it lands in the second it was polled for.
+   */
+  setInSlot(value: number, slot: number): void {
+    if (typeof value === 'number' && value - value === 0) {
+      const o = slot * this.pageSize + this.index;
       this.current[this.index] = value;
       this.sum[o] += value;
       this.last[o] = value;

@@ -1,11 +1,14 @@
 /** Validation of createMetrics options: every mistake is reported here, naming the option and what it allows. */
 import type { Logger, MetricsOptions } from './api.js';
+import { assertKnownOptions, booleanOption, integerOption, stringOption } from './config.js';
+import { ConfigError, ConfigErrorCode } from './errors.js';
 import { MAX_SCALE, MIN_SCALE } from './exponential-histogram.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from './sink.js';
 
 export interface ResolvedOptions {
   readonly service: string | undefined;
   readonly intervalMs: number;
+  /** The user's sinks; undefined when the composition root should choose them from the environment. */
   readonly sinks: readonly Sink[] | undefined;
   readonly slots: number;
   readonly histogramScale: number;
@@ -15,6 +18,8 @@ export interface ResolvedOptions {
   readonly resource: Readonly<Record<string, string>>;
   readonly eventLoop: boolean;
   readonly logger: Logger;
+  readonly shutdownTimeoutMs: number;
+  readonly handleSignals: boolean;
 }
 
 const KNOWN = new Set([
@@ -29,36 +34,18 @@ const KNOWN = new Set([
   'resource',
   'eventLoop',
   'logger',
+  'shutdownTimeoutMs',
+  'handleSignals',
 ]);
 
-export class ConfigError extends TypeError {
-  constructor(message: string) {
-    super(`scalesignal: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-function integer(value: unknown, name: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`option "${name}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+export const stderrLogger: Logger = { warn: (message: string) => process.stderr.write(`${message}\n`) };
 
 export function resolveOptions(options: MetricsOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError('createMetrics(options): options must be an object');
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new ConfigError(`unknown option "${key}"; allowed: ${[...KNOWN].join(', ')}`);
-    }
-  }
-  if (options.service !== undefined && (typeof options.service !== 'string' || options.service.length === 0)) {
-    throw new ConfigError('option "service" must be a non-empty string');
-  }
-  const intervalMs = integer(options.intervalMs, 'intervalMs', 100, 60_000, 1000);
+  assertKnownOptions(options, KNOWN, 'createMetrics(options)');
+  const intervalMs = integerOption(options.intervalMs, 'intervalMs', { min: 100, max: 60_000 }, 1000);
   if (60_000 % intervalMs !== 0) {
     throw new ConfigError(`option "intervalMs" must divide 60000 evenly (e.g. 100, 250, 500, 1000, 5000), got ${intervalMs}`);
   }
@@ -79,23 +66,24 @@ export function resolveOptions(options: MetricsOptions = {}): ResolvedOptions {
   if (typeof resource !== 'object' || resource === null || Object.values(resource).some((v) => typeof v !== 'string')) {
     throw new ConfigError('option "resource" must be an object of string values');
   }
-  if (options.eventLoop !== undefined && typeof options.eventLoop !== 'boolean') {
-    throw new ConfigError('option "eventLoop" must be true or false');
+  const logger = options.logger ?? stderrLogger;
+  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
+    throw new ConfigError('option "logger" must have a warn(message) function');
   }
-  const logger = options.logger ?? { warn: (message: string) => process.stderr.write(`${message}\n`) };
-  if (typeof logger.warn !== 'function') throw new ConfigError('option "logger" must have a warn(message) function');
   return {
-    service: options.service,
+    service: stringOption(options.service, 'service', undefined),
     intervalMs,
     sinks,
-    slots: integer(options.slots, 'slots', 2, 64, 4),
-    histogramScale: integer(options.histogramScale, 'histogramScale', MIN_SCALE, MAX_SCALE, 6),
-    maxSeriesPerMetric: integer(options.maxSeriesPerMetric, 'maxSeriesPerMetric', 1, 1_000_000, 2000),
-    seriesIdleSeconds: integer(options.seriesIdleSeconds, 'seriesIdleSeconds', 0, 31 * 24 * 3600, 300),
-    observeTimeoutMs: integer(options.observeTimeoutMs, 'observeTimeoutMs', 1, 60_000, Math.max(1, Math.floor(intervalMs / 2))),
+    slots: integerOption(options.slots, 'slots', { min: 2, max: 64 }, 4),
+    histogramScale: integerOption(options.histogramScale, 'histogramScale', { min: MIN_SCALE, max: MAX_SCALE }, 6),
+    maxSeriesPerMetric: integerOption(options.maxSeriesPerMetric, 'maxSeriesPerMetric', { min: 1, max: 1_000_000 }, 2000),
+    seriesIdleSeconds: integerOption(options.seriesIdleSeconds, 'seriesIdleSeconds', { min: 0, max: 31 * 24 * 3600 }, 300),
+    observeTimeoutMs: integerOption(options.observeTimeoutMs, 'observeTimeoutMs', { min: 1, max: 60_000 }, Math.max(1, Math.floor(intervalMs / 2))),
     resource,
-    eventLoop: options.eventLoop ?? true,
+    eventLoop: booleanOption(options.eventLoop, 'eventLoop', true),
     logger,
+    shutdownTimeoutMs: integerOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', { min: 0, max: 600_000 }, 5000),
+    handleSignals: booleanOption(options.handleSignals, 'handleSignals', false),
   };
 }
 
@@ -105,6 +93,7 @@ export function assertMetricName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
     throw new ConfigError(
       `metric name ${JSON.stringify(name)} must start with a letter and contain only letters, digits, "_", ".", "-", "/" (at most 255)`,
+      ConfigErrorCode.metricName,
     );
   }
 }

@@ -3,7 +3,7 @@
  * It runs on the main thread, off the hot path, once per interval.
  */
 import { bucketMapping, quantilesFromBuckets, type BucketMapping } from './exponential-histogram.js';
-import { clearSlot, PAGE_SIZE } from './lane.js';
+import { clearSlot, PAGE_SIZE } from './pages.js';
 import type { Series, SeriesTable } from './series.js';
 import type { HistogramBuckets, Resource, SeriesWindow, Window } from './window.js';
 
@@ -12,6 +12,8 @@ export interface SealRequest {
   readonly sequence: number;
   readonly start: number;
   readonly end: number;
+  /** The interval's start on the boundary grid (sequence * intervalMs). */
+  readonly timestamp: number;
   /** Slot to read, or -1 for a second that no lane could write (its slot is reused by a later second). */
   readonly slot: number;
 }
@@ -50,6 +52,7 @@ export class Sealer {
     return Object.freeze({
       start: request.start,
       end: request.end,
+      timestamp: request.timestamp,
       resource: this.resource,
       series: Object.freeze(series),
     });

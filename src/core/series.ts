@@ -12,7 +12,7 @@ import {
   BoundHistogramHandle,
   type DropRecorder,
 } from './handles.js';
-import { allocateBuckets, type Page, type PageAllocator } from './lane.js';
+import { allocateBuckets, type Page, type PageAllocator } from './pages.js';
 import { canonicalLabels } from './labels.js';
 import type { Labels, MetricKind } from './window.js';
 
@@ -63,6 +63,20 @@ export class Series {
 
   /** Identity across windows: name plus sorted labels. */
   readonly key: string;
+
+  /** A worker lane's mirror joins the series: the sealer reads locations[i] with previousByLane[i]. */
+  attach(location: LaneLocation): void {
+    this.locations.push(location);
+    this.previousByLane.push(NaN);
+  }
+
+  detach(location: LaneLocation): void {
+    const at = this.locations.indexOf(location);
+    if (at > 0) {
+      this.locations.splice(at, 1);
+      this.previousByLane.splice(at, 1);
+    }
+  }
 }
 
 export interface TableOptions {
@@ -137,7 +151,6 @@ export class Family {
   private trie: TrieNode = newNode();
   private unlabelled: Series | undefined;
   private overflow: Series | undefined;
-  overflowRecords = 0;
 
   constructor(
     readonly definition: MetricDefinition,
@@ -169,7 +182,6 @@ export class Family {
     if (series === undefined) {
       if (this.byLabels.size >= this.table.options.maxSeriesPerMetric) {
         // Not cached: the overflow path must stay bounded however many label sets arrive.
-        this.overflowRecords++;
         return this.overflowSeries();
       }
       series = this.table.create(this.definition, canonical.labels, canonical.key);

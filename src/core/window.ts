@@ -59,6 +59,11 @@ export interface Window {
   readonly start: number;
   /** Epoch milliseconds, exclusive; `end - start` is the interval except for a window cut short by flush(). */
   readonly end: number;
+  /**
+   * Epoch milliseconds of the interval this window is reported at: push sinks stamp datapoints with it. No two
+   * windows share one, even when flush() cut an interval in two (the rest of it is carried into the next window).
+   */
+  readonly timestamp: number;
   /** Service identity and resource attributes shared by every series. */
   readonly resource: Resource;
   /** Every live series, including counters and gauges that did not change (so rates read 0, not "no data"). */

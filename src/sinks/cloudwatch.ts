@@ -10,9 +10,9 @@
  * that may send only every 19 s still delivers every second at 1-second resolution.
  */
 import type { Logger } from '../core/api.js';
-import { ConfigError } from '../core/options.js';
+import { ConfigError } from '../core/errors.js';
 import type { SeriesWindow } from '../core/window.js';
-import type { Sink } from './sink.js';
+import type { Sink } from '../core/sink.js';
 import { MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES } from './cloudwatch/batcher.js';
 import { DatumConverter, MAX_DIMENSIONS } from './cloudwatch/datum.js';
 import { hash32, prng, resolveIdentity } from './cloudwatch/identity.js';

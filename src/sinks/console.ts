@@ -3,7 +3,7 @@
  * gauges the value and the window's max, counters the per-second rate and the total.
  */
 import type { SeriesWindow, Window } from '../core/window.js';
-import type { Sink } from './sink.js';
+import type { Sink } from '../core/sink.js';
 
 export interface ConsoleSinkOptions {
   /** Where lines go. Default: process.stdout. */

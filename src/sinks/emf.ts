@@ -11,7 +11,7 @@
  * connect. The documents below follow the same specification and the same limits.
  */
 import type { QuantileName, Window } from '../core/window.js';
-import { SinkError, type Sink } from './sink.js';
+import { SinkError, type Sink } from '../core/sink.js';
 import { createAgentClient, MAX_UDP_BYTES, parseAgentEndpoint, type AgentClient } from './emf/agent-client.js';
 import { MAX_DIMENSIONS } from './emf/dimensions.js';
 import { MAX_DOCUMENT_BYTES, windowDocuments, type DocumentConfig, type DocumentCounters } from './emf/documents.js';

@@ -14,7 +14,7 @@
 import type { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Window } from '../core/window.js';
-import { SinkError, type Sink } from './sink.js';
+import { SinkError, type Sink } from '../core/sink.js';
 import { DataPointConverter, type Temporality, type TemporalityChoice } from './otlp/data-points.js';
 import { toSinkError } from './otlp/export-error.js';
 import { loadOtel, type OtelModules } from './otlp/load.js';

@@ -20,7 +20,7 @@
 import type { Server } from 'node:http';
 import type * as PromClient from 'prom-client';
 import type { Window } from '../core/window.js';
-import type { Sink } from './sink.js';
+import type { Sink } from '../core/sink.js';
 import { invalidBuckets } from './prometheus/buckets.js';
 import { Exposition } from './prometheus/exposition.js';
 import { closeServer, createHandler, listen, type ScrapeHandler } from './prometheus/http.js';

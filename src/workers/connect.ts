@@ -12,9 +12,9 @@ import { isMainThread, MessageChannel, parentPort, type MessagePort } from 'node
 import type { Counter, Gauge, Histogram, InstrumentOptions } from '../core/api.js';
 import { bucketMapping } from '../core/exponential-histogram.js';
 import type { DropRecorder } from '../core/handles.js';
-import { CounterInstrument, GaugeInstrument, HistogramInstrument } from '../core/instruments.js';
-import { PageAllocator } from '../core/lane.js';
-import { assertMetricName, ConfigError } from '../core/options.js';
+import { InstrumentRegistry } from '../core/instrument-registry.js';
+import { PageAllocator } from '../core/pages.js';
+import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import { OVERFLOW_LABELS, SeriesTable, type Family, type MetricDefinition, type Series, type TableOptions } from '../core/series.js';
 import type { Labels, MetricKind } from '../core/window.js';
 import { LINK_TAG, type LaneMessage, type PortMessage, type SyncedMessage, type WorkerLink } from './protocol.js';
@@ -99,7 +99,7 @@ class WorkerConnection implements WorkerMetrics {
   readonly registry: number;
   private readonly port: MessagePort;
   private readonly table: SeriesTable;
-  private readonly instruments = new Map<string, { kind: MetricKind; unit: string; instrument: Counter | Gauge | Histogram }>();
+  private readonly instruments: InstrumentRegistry;
   private readonly dropped: Counter;
   private readonly syncs = new Map<number, () => void>();
   private nextSync = 1;
@@ -129,6 +129,7 @@ class WorkerConnection implements WorkerMetrics {
       },
       post,
     );
+    this.instruments = new InstrumentRegistry(this.table);
     // Same name, unit and description as the main thread's, so drops in workers merge into one series.
     this.dropped = this.counter('scalesignal.recordings.dropped', {
       unit: '{recording}',
@@ -141,18 +142,18 @@ class WorkerConnection implements WorkerMetrics {
   }
 
   counter(name: string, options: InstrumentOptions = {}): Counter {
-    return this.instrument(name, 'counter', options, (family) => new CounterInstrument(family)) as Counter;
+    return this.instruments.counter(name, options);
   }
 
   histogram(name: string, options: InstrumentOptions = {}): Histogram {
-    return this.instrument(name, 'histogram', options, (family) => new HistogramInstrument(family)) as Histogram;
+    return this.instruments.histogram(name, options);
   }
 
   gauge(name: string, options: InstrumentOptions = {}): Gauge {
     if (typeof options === 'object' && options !== null && 'observe' in options) {
       throw new ConfigError(`gauge "${name}": observed gauges are polled by the main thread; declare them there`);
     }
-    return this.instrument(name, 'gauge', options, (family) => new GaugeInstrument(family)) as Gauge;
+    return this.instruments.gauge(name, options);
   }
 
   flush(): Promise<void> {
@@ -186,33 +187,6 @@ class WorkerConnection implements WorkerMetrics {
     this.syncs.delete(message.id);
     resolve();
     if (this.syncs.size === 0) this.port.unref();
-  }
-
-  /** Same declaration rules as the main thread's registry. */
-  private instrument(
-    name: string,
-    kind: MetricKind,
-    options: InstrumentOptions,
-    make: (family: Family) => Counter | Gauge | Histogram,
-  ): Counter | Gauge | Histogram {
-    assertMetricName(name);
-    if (typeof options !== 'object' || options === null) throw new ConfigError(`${kind} "${name}": options must be an object`);
-    const unit = options.unit ?? '';
-    if (typeof unit !== 'string' || unit.length > 63) {
-      throw new ConfigError(`${kind} "${name}": option "unit" must be a UCUM string such as "ms", "s", "By", "{request}"`);
-    }
-    const existing = this.instruments.get(name);
-    if (existing !== undefined) {
-      if (existing.kind !== kind || existing.unit !== unit) {
-        throw new ConfigError(
-          `metric "${name}" is already a ${existing.kind} with unit "${existing.unit}"; cannot redeclare it as a ${kind} with unit "${unit}"`,
-        );
-      }
-      return existing.instrument;
-    }
-    const instrument = make(this.table.family({ name, kind, unit, description: options.description ?? '' }));
-    this.instruments.set(name, { kind, unit, instrument });
-    return instrument;
   }
 }
 

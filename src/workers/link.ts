@@ -17,10 +17,10 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Metrics } from '../core/api.js';
 import { bucketMapping, bucketRepresentative, type BucketMapping } from '../core/exponential-histogram.js';
-import { allocateBuckets, allocatePage, PAGE_SIZE, pageByteLength, viewPage, type Page } from '../core/lane.js';
-import { MetricsRegistry } from '../core/metrics.js';
-import { ConfigError } from '../core/options.js';
+import { allocateBuckets, allocatePage, PAGE_SIZE, pageByteLength, viewPage, type Page } from '../core/pages.js';
+import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import type { LaneLocation, Series } from '../core/series.js';
+import { workerPortOf, type WorkerPort } from '../core/worker-port.js';
 import { LINK_TAG, type LaneMessage, type PortMessage, type SyncedMessage, type WorkerLink } from './protocol.js';
 
 /** Delay between a boundary and its seal once a worker may write (never more than a fifth of the interval). */
@@ -30,7 +30,7 @@ export const WORKER_SEAL_GRACE_MS = 20;
 const MAX_DRAIN_CHECKS_PER_SLOT = 4;
 
 let nextRegistryId = 1;
-const hubs = new WeakMap<MetricsRegistry, Hub>();
+const hubs = new WeakMap<WorkerPort, Hub>();
 /** Pool workers name their registry by id; weak so a discarded registry can be collected. */
 const hubsById = new Map<number, WeakRef<Hub>>();
 const forget = new FinalizationRegistry<number>((id) => hubsById.delete(id));
@@ -73,7 +73,8 @@ export function acceptMetricsPort(message: unknown): boolean {
 
 /** Worker lanes attached to a registry, including closed ones not yet drained (for tests and diagnostics). */
 export function workerLaneCount(metrics: Metrics): number {
-  return metrics instanceof MetricsRegistry ? (hubs.get(metrics)?.lanes.size ?? 0) : 0;
+  const port = workerPortOf(metrics);
+  return port === undefined ? 0 : (hubs.get(port)?.lanes.size ?? 0);
 }
 
 function isPortMessage(message: unknown): message is PortMessage {
@@ -89,13 +90,14 @@ function isPortMessage(message: unknown): message is PortMessage {
 }
 
 function hubOf(metrics: Metrics, where: string): Hub {
-  if (!(metrics instanceof MetricsRegistry)) {
-    throw new ConfigError(`${where}(metrics): metrics must be the object returned by createMetrics()`);
+  const port = workerPortOf(metrics);
+  if (port === undefined) {
+    throw new ConfigError(`${where}(metrics): metrics must be the object returned by createMetrics()`, ConfigErrorCode.worker);
   }
-  let hub = hubs.get(metrics);
+  let hub = hubs.get(port);
   if (hub === undefined) {
-    hub = new Hub(metrics);
-    hubs.set(metrics, hub);
+    hub = new Hub(port);
+    hubs.set(port, hub);
     hubsById.set(hub.id, new WeakRef(hub));
     forget.register(hub, hub.id);
   }
@@ -111,29 +113,27 @@ class Hub {
   readonly bucketsLength: number;
   private readonly warned = new Set<string>();
 
-  constructor(readonly registry: MetricsRegistry) {
-    const { options } = registry;
-    this.slots = options.slots;
-    this.mapping = bucketMapping(options.histogramScale);
-    this.bucketsLength = options.slots * (this.mapping.size + 1);
-    const grace = Math.min(WORKER_SEAL_GRACE_MS, Math.floor(registry.intervalMs / 5));
-    registry.sealGraceMs = Math.max(registry.sealGraceMs, grace);
-    registry.beforeSeal.push((slot) => {
+  constructor(readonly port: WorkerPort) {
+    this.slots = port.slots;
+    this.mapping = bucketMapping(port.histogramScale);
+    this.bucketsLength = port.slots * (this.mapping.size + 1);
+    port.requestSealGrace(WORKER_SEAL_GRACE_MS);
+    port.onBeforeSeal((slot) => {
       if (slot < 0) return;
       for (const lane of this.lanes) lane.copy(slot);
     });
   }
 
   link(): WorkerLink {
-    const { options } = this.registry;
+    const { port } = this;
     return {
       scalesignal: LINK_TAG,
       registry: this.id,
-      clock: this.registry.clock.buffer as SharedArrayBuffer,
-      intervalMs: this.registry.intervalMs,
-      slots: options.slots,
-      histogramScale: options.histogramScale,
-      maxSeriesPerMetric: options.maxSeriesPerMetric,
+      clock: port.clock,
+      intervalMs: port.intervalMs,
+      slots: port.slots,
+      histogramScale: port.histogramScale,
+      maxSeriesPerMetric: port.maxSeriesPerMetric,
     };
   }
 
@@ -142,33 +142,23 @@ class Hub {
   }
 
   /**
-   * The main registry's series for a worker's series, declared through the public instrument API so a
-   * kind or unit conflict with the main thread (or another worker) is refused, whichever side came first.
+   * The main registry's series for a worker's series, declared with the main thread's rules so a kind or unit
+   * conflict with the main thread (or another worker) is refused, whichever side came first.
    */
   canonical(message: Extract<LaneMessage, { type: 'series' }>): Series | undefined {
     const { name, kind, unit, description } = message;
-    const registry = this.registry;
     try {
-      if (kind === 'counter') registry.counter(name, { unit, description });
-      else if (kind === 'gauge') registry.gauge(name, { unit, description });
-      else registry.histogram(name, { unit, description });
+      return this.port.series({ name, kind, unit, description }, message.overflow ? 'overflow' : message.labels);
     } catch (error) {
       this.warnOnce(name, `scalesignal: a worker's ${kind} "${name}" is ignored: ${(error as Error).message}`);
       return undefined;
     }
-    const family = registry.family({ name, kind, unit, description });
-    if (family.definition.kind !== kind || family.definition.unit !== unit) {
-      this.warnOnce(name, `scalesignal: a worker's ${kind} "${name}" is ignored: the main thread has a ${family.definition.kind}`);
-      return undefined;
-    }
-    // bind() pins the series: eviction must never take storage a worker's location is merged into.
-    return message.overflow ? family.overflowSeries() : family.bind(message.labels);
   }
 
   warnOnce(key: string, message: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    this.registry.options.logger.warn(message);
+    this.port.logger.warn(message);
   }
 }
 
@@ -379,9 +369,7 @@ class Lane {
       index,
       buckets: workerBuckets === null ? null : allocateBuckets(slots, mapping.size, false),
     };
-    // The sealer reads locations[i] with previousByLane[i]: both grow together and shrink together.
-    series.locations.push(location);
-    series.previousByLane.push(NaN);
+    this.hub.port.attachLocation(series, location);
     this.held.push({
       series,
       location,
@@ -400,16 +388,12 @@ class Lane {
     if (this.detached) return;
     const limit = this.hub.slots * MAX_DRAIN_CHECKS_PER_SLOT;
     if (this.pending() && this.drainChecks++ < limit) {
-      setTimeout(() => this.drain(), this.hub.registry.intervalMs).unref();
+      setTimeout(() => this.drain(), this.hub.port.intervalMs).unref();
       return;
     }
     this.detached = true;
     for (const { series, location } of this.held) {
-      const at = series.locations.indexOf(location);
-      if (at > 0) {
-        series.locations.splice(at, 1);
-        series.previousByLane.splice(at, 1);
-      }
+      this.hub.port.detachLocation(series, location);
     }
     this.held.length = 0;
     this.hub.lanes.delete(this);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import type { Metrics } from '../../src/core/api.js';
 import type { Window } from '../../src/core/window.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/core/sink.js';
 import { prometheusSink, type PrometheusSink } from '../../src/sinks/prometheus.js';
 import { exactQuantile, latencies, rng } from '../helpers/exp-histogram.js';
 import { PROMETHEUS, PROMETHEUS_INSTALL as INSTALL, prometheusAvailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.js';

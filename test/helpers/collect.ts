@@ -1,4 +1,4 @@
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/core/sink.js';
 import type { SeriesWindow, Window } from '../../src/core/window.js';
 
 /** A custom sink that keeps every window it receives. */

@@ -35,6 +35,7 @@ export function window(start: number, list: SeriesWindow[], intervalMs = 1000): 
   return {
     start,
     end: start + intervalMs,
+    timestamp: start - (start % intervalMs),
     resource: { service: 'test-service', attributes: { 'service.name': 'test-service' } },
     series: list,
   };

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createMetrics } from '../../src/index.js';
 import type { Metrics } from '../../src/core/api.js';
 import type { SeriesWindow, Window } from '../../src/core/window.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/core/sink.js';
 
 export interface Collected {
   readonly metrics: Metrics;

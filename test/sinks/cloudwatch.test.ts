@@ -3,7 +3,7 @@
  * (test/helpers/cloudwatch-server.ts), in real time.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMetrics } from '../../src/core/metrics.js';
+import { createMetrics } from '../../src/create-metrics.js';
 import { cloudWatchSink, type CloudWatchSinkOptions } from '../../src/sinks/cloudwatch.js';
 import { startCloudWatchServer, type CloudWatchServer } from '../helpers/cloudwatch-server.js';
 import { series, window } from '../helpers/windows.js';

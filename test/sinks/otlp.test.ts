@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HistogramBuckets, SeriesWindow, Window } from '../../src/core/window.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/core/sink.js';
 import { otlpSink } from '../../src/sinks/otlp.js';
 import { decodePoints, msToNs, startOtlpReceiver, type OtlpReceiver, type ReceivedPoint } from '../helpers/otlp-receiver.js';
 import { series, window } from '../helpers/windows.js';

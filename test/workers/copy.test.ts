@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import { bucketMapping, bucketRepresentative } from '../../src/core/exponential-histogram.js';
 import { BoundHistogramHandle } from '../../src/core/handles.js';
-import { allocateBuckets, allocatePage, PAGE_SIZE, type Page } from '../../src/core/lane.js';
-import type { MetricsRegistry } from '../../src/core/metrics.js';
+import { allocateBuckets, allocatePage, PAGE_SIZE, type Page } from '../../src/core/pages.js';
+import type { MetricsRegistry } from '../../src/core/registry.js';
 import type { Window } from '../../src/core/window.js';
 import { createWorkerLink } from '../../src/workers/index.js';
 import type { LaneMessage } from '../../src/workers/protocol.js';
@@ -55,9 +55,9 @@ async function fakeWorker() {
     overflow: false,
   } satisfies LaneMessage);
   await sync(link.port);
-  const handle = new BoundHistogramHandle(metrics.clock, page, 0, buckets, mapping.tables, mapping.size, 'lat', { drop: () => {} });
-  const o = () => metrics.clock[0] * PAGE_SIZE;
-  const bucket = (value: number) => metrics.clock[0] * (mapping.size + 1) + mapping.denseIndex(value);
+  const handle = new BoundHistogramHandle(metrics.clock.shared, page, 0, buckets, mapping.tables, mapping.size, 'lat', { drop: () => {} });
+  const o = () => metrics.clock.shared[0] * PAGE_SIZE;
+  const bucket = (value: number) => metrics.clock.shared[0] * (mapping.size + 1) + mapping.denseIndex(value);
   return { metrics, sink, link, page, buckets, handle, o, bucket };
 }
 

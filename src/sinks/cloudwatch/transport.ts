@@ -7,7 +7,7 @@
  * (environment, IRSA web identity, EKS Pod Identity, instance role); gzip of bodies >= 10240 bytes is the SDK's
  * default for PutMetricData and is left on.
  */
-import { SinkError } from '../sink.js';
+import { SinkError } from '../../core/sink.js';
 import type { CloudWatchTransport, PutMetricDataInput } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */

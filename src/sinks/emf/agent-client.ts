@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { SinkError } from '../sink.js';
+import { SinkError } from '../../core/sink.js';
 
 /**
  * Newline-delimited EMF documents to the CloudWatch agent's EMF listener (`tcp://host:25888` or `udp://host:25888`).

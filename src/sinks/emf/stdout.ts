@@ -1,4 +1,4 @@
-import { SinkError } from '../sink.js';
+import { SinkError } from '../../core/sink.js';
 
 const noop = () => {};
 

@@ -1,4 +1,4 @@
-import { SinkError } from '../sink.js';
+import { SinkError } from '../../core/sink.js';
 
 /** HTTP statuses the OTLP/HTTP spec calls retryable. */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);

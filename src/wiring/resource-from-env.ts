@@ -2,7 +2,7 @@
  * Service identity from options and the environment: OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and the
  * Kubernetes downward-API variables (POD_NAME, POD_NAMESPACE, NODE_NAME; HOSTNAME is the pod name in a pod).
  */
-import type { Resource } from './window.js';
+import type { Resource } from '../core/window.js';
 
 export function resolveResource(
   service: string | undefined,

@@ -1,0 +1,9 @@
+/** `scalesignal/prometheus`: the pull endpoint Prometheus and KEDA's metrics-api scaler read. */
+export {
+  prometheusSink,
+  powerOfTwoBuckets,
+  type BucketsContext,
+  type PrometheusSink,
+  type PrometheusSinkOptions,
+  type ScrapeHandler,
+} from '../sinks/prometheus.js';
