@@ -12,6 +12,7 @@ if ! bash scripts/provision-e2e.sh; then
 fi
 
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json
+echo "== dependency rules"; npx depcruise src --config .dependency-cruiser.cjs
 echo "== build"; npm run build --silent >/dev/null
 echo "== package lint"; npx publint --strict && npx attw --pack . --profile node16
 

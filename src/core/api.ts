@@ -1,4 +1,7 @@
+import type { Logger } from './logger.js';
 import type { Sink } from './sink.js';
+
+export type { Logger } from './logger.js';
 
 /** Label values may be given as numbers or booleans; they are stored as strings. */
 export type LabelInput = Readonly<Record<string, string | number | boolean>>;
@@ -59,10 +62,6 @@ export interface Histogram {
   startTimer(labels?: LabelInput): StopTimer;
 }
 
-export interface Logger {
-  warn(message: string): void;
-  info?(message: string): void;
-}
 
 export interface MetricsOptions {
   /** Service name. Default: `OTEL_SERVICE_NAME`, else `unknown_service:node`. */

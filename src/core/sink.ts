@@ -2,7 +2,7 @@
  * The Sink contract, beside the Window it carries: a sink receives sealed Windows, oldest first, and speaks its
  * backend's language. This is the supported extension point for custom sinks.
  */
-import type { Logger } from './api.js';
+import type { Logger } from './logger.js';
 import type { Window } from './window.js';
 
 export interface ExportContext {
