@@ -4,7 +4,7 @@
  * the host (a failed listen is reported, and `url` stays undefined).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ChartLibrary } from './assets.js';
 import type { EventStreams } from './events.js';
 import { CSS, HTML, SCRIPT } from './page.js';
@@ -72,6 +72,10 @@ export interface Listening {
   readonly ready: Promise<AddressInfo | undefined>;
 }
 
+/**
+ * Starts the page's server. Unref'd, and so is every accepted socket (an open tab holds an SSE stream): the page
+ * never keeps the process running. A listen error resolves `ready` with undefined, never rejects.
+ */
 export function listen(
   requestHandler: (req: IncomingMessage, res: ServerResponse) => void,
   port: number,
@@ -79,14 +83,19 @@ export function listen(
   onError: (key: string, error: unknown) => void,
 ): Listening {
   const server = createServer(requestHandler);
+  server.unref();
+  server.on('connection', (socket: Socket) => socket.unref());
+  server.on('clientError', (_error, socket) => socket.destroy());
   const ready = new Promise<AddressInfo | undefined>((resolve) => {
-    server.once('error', (error) => {
-      onError('listen', new Error(`dashboard sink: cannot listen on ${host}:${port}: ${error.message}`));
+    const onListenError = (error: NodeJS.ErrnoException): void => {
+      const hint = error.code === 'EADDRINUSE' ? ' (port in use: set `port`, 0 for any free one)' : '';
+      onError('listen', new Error(`dashboard sink: cannot listen on ${host}:${port}: ${error.message}${hint}`, { cause: error }));
       resolve(undefined);
-    });
+    };
+    server.once('error', onListenError);
     server.listen(port, host, () => {
-      // The page must not keep the process alive: a service that finished its work exits with the page open.
-      server.unref();
+      server.off('error', onListenError);
+      server.on('error', (error) => onError('server', error));
       resolve(server.address() as AddressInfo);
     });
   });
