@@ -59,9 +59,7 @@ export function createMeterProvider(metrics: RecordingTarget, options: MeterProv
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
     throw new ConfigError('createMeterProvider: option "logger" must have a warn(message) function');
   }
-  const hub = CallbackHub.for(metrics);
-  const callbacks = hub === null ? null : hub.forProvider(timeoutMs);
-  const state = new MeterState(metrics, callbacks, logger);
+  const state = new MeterState(metrics, () => CallbackHub.for(metrics)?.forProvider(timeoutMs) ?? null, logger);
   const meters = new Map<string, Meter>();
   return {
     getMeter(name: string, version = '', meterOptions?: MeterOptions): Meter {
@@ -73,7 +71,7 @@ export function createMeterProvider(metrics: RecordingTarget, options: MeterProv
     },
     forceFlush: () => metrics.flush(),
     async shutdown() {
-      callbacks?.release();
+      state.release();
     },
   };
 }

@@ -71,16 +71,28 @@ export class MeterState {
   private readonly observables = new WeakSet<ObservableInstrument>();
   private readonly warned = new Set<string>();
   private readonly kinds: Map<string, OtelKind>;
+  private joined: ProviderCallbacks | null | undefined;
 
   constructor(
     readonly metrics: RecordingTarget,
-    /** null when the Metrics cannot poll callbacks (a worker thread's). */
-    readonly callbacks: ProviderCallbacks | null,
+    /** Joins the Metrics' callback hub; null when it cannot poll callbacks (a worker thread's Metrics). */
+    private readonly connect: () => ProviderCallbacks | null,
     private readonly logger: Logger,
   ) {
     let kinds = declaredKinds.get(metrics);
     if (kinds === undefined) declaredKinds.set(metrics, (kinds = new Map()));
     this.kinds = kinds;
+  }
+
+  /** Joined on the first observable instrument, so a provider without any adds no `scalesignal.otel.callbacks` series. */
+  get callbacks(): ProviderCallbacks | null {
+    if (this.joined === undefined) this.joined = this.connect();
+    return this.joined;
+  }
+
+  /** Unregisters this provider's callbacks, if it ever registered any. */
+  release(): void {
+    this.joined?.release();
   }
 
   instrument(kind: OtelKind, name: string, options: MetricOptions | undefined): Instrument {
@@ -128,7 +140,8 @@ export class MeterState {
   }
 
   private registry(kind: OtelKind, name: string): CallbackRegistry {
-    if (this.callbacks !== null) return this.callbacks;
+    const callbacks = this.callbacks;
+    if (callbacks !== null) return callbacks;
     return {
       add: () => this.warnOnce(`callbacks:${name}`, `${kind} "${name}": callbacks are polled on the main thread; this one never runs`),
       remove: () => {},
@@ -197,11 +210,12 @@ export class ScalesignalMeter implements Meter {
     if (typeof callback !== 'function') return;
     const own = this.state.own(observables);
     if (own.size === 0) return;
-    if (this.state.callbacks === null) {
+    const callbacks = this.state.callbacks;
+    if (callbacks === null) {
       this.state.warnOnce('batch', 'batch observable callbacks are polled on the main thread; this one never runs');
       return;
     }
-    this.state.callbacks.addBatch(callback, own);
+    callbacks.addBatch(callback, own);
   }
 
   removeBatchObservableCallback(callback: BatchObservableCallback, observables: Observable[]): void {
