@@ -9,7 +9,7 @@
  */
 import type { Meter, MeterOptions, MeterProvider } from '@opentelemetry/api';
 import type { Logger } from '../core/api.js';
-import { ConfigError } from '../core/options.js';
+import { ConfigError } from '../core/errors.js';
 import { CallbackHub } from './callbacks.js';
 import { MeterState, ScalesignalMeter } from './meter.js';
 import type { RecordingTarget } from './target.js';

@@ -183,15 +183,15 @@ describe('the dashboard page in headless Chromium', () => {
     const load = setInterval(() => request('/work'), 25);
     try {
       await sealed(1);
-      const first = await pageAt(windows.at(-1)!.start / 1000);
+      const first = await pageAt(windows.at(-1)!.timestamp / 1000);
       await sealed(4);
-      const now = await pageAt(windows.at(-1)!.start / 1000);
+      const now = await pageAt(windows.at(-1)!.timestamp / 1000);
       // Exactly one update per window sealed in between, whichever windows the two readings landed on.
-      const between = windows.filter((w) => w.start / 1000 > first.window && w.start / 1000 <= now.window);
+      const between = windows.filter((w) => w.timestamp / 1000 > first.window && w.timestamp / 1000 <= now.window);
       expect(between.length).toBeGreaterThanOrEqual(3);
       expect(now.updates - first.updates).toBe(between.length);
       // The headline numbers are the shown window's own.
-      const shownWindow = windows.find((w) => w.start / 1000 === now.window)!;
+      const shownWindow = windows.find((w) => w.timestamp / 1000 === now.window)!;
       const point = new Indicators().point(shownWindow);
       const value = (f: (typeof FIELDS)[number]) => point[1 + FIELDS.indexOf(f)];
       expect(Number(now.values.rate)).toBe(value('requestRate'));
@@ -265,7 +265,7 @@ describe('the dashboard page in headless Chromium', () => {
         await new Promise((r) => setTimeout(r, 700));
       }
       await sealed(2);
-      const data = await pageAt(windows.at(-1)!.start / 1000);
+      const data = await pageAt(windows.at(-1)!.timestamp / 1000);
       const maxOf = (f: (typeof FIELDS)[number]) =>
         Math.max(...windows.map((w) => new Indicators().point(w)[1 + FIELDS.indexOf(f)] ?? 0));
       expect(maxOf('ssePeak')).toBe(24);

@@ -75,7 +75,7 @@ describe('dashboard indicators', () => {
     const errors = points.reduce((a, x) => a + (field(x.p, 'errorRate') ?? 0) * seconds(x), 0);
     expect(total).toBeCloseTo(12 + 0, 6); // held and SSE requests have not finished
     expect(errors).toBeCloseTo(3, 6);
-    expect(point[0]).toBe(windows.at(-1)!.start / 1000);
+    expect(point[0]).toBe(windows.at(-1)!.timestamp / 1000);
     for (const res of held) res.end();
     streams.forEach((s) => s.destroy());
     holds.forEach((h) => h.destroy());
@@ -108,7 +108,7 @@ describe('dashboard indicators', () => {
   });
 
   it('leave a gap (null), never a made-up zero, for indicators the window does not have', () => {
-    const point = new Indicators().point({ start: 5000, end: 6000, resource: { service: 's', attributes: {} }, series: [] });
+    const point = new Indicators().point({ start: 5000, end: 6000, timestamp: 5000, resource: { service: 's', attributes: {} }, series: [] });
     expect(point).toEqual([5, ...FIELDS.map(() => null)]);
   });
 });
@@ -117,7 +117,7 @@ describe('dashboardSink', () => {
   it('keeps only the last historySeconds points however many windows arrive', async () => {
     const sink = dashboardSink({ port: 0, historySeconds: 10 });
     await sink.ready;
-    for (let i = 0; i < 1000; i++) sink.export([{ start: i * 1000, end: i * 1000 + 1000, resource: { service: 's', attributes: {} }, series: [] }]);
+    for (let i = 0; i < 1000; i++) sink.export([{ start: i * 1000, end: i * 1000 + 1000, timestamp: i * 1000, resource: { service: 's', attributes: {} }, series: [] }]);
     const snapshot = (await (await fetch(`${sink.url}data.json`)).json()) as { points: Point[]; service: string };
     expect(snapshot.points.map((p) => p[0])).toEqual(Array.from({ length: 10 }, (_, i) => 990 + i));
     expect(snapshot.service).toBe('s');
@@ -161,7 +161,7 @@ describe('dashboardSink', () => {
     await second.ready;
     expect(second.url).toBeUndefined();
     expect(errors[0]?.message).toMatch(/cannot listen/);
-    expect(() => second.export([{ start: 0, end: 1000, resource: { service: 's', attributes: {} }, series: [] }])).not.toThrow();
+    expect(() => second.export([{ start: 0, end: 1000, timestamp: 0, resource: { service: 's', attributes: {} }, series: [] }])).not.toThrow();
     await Promise.all([first.shutdown(), second.shutdown()]);
   });
 

@@ -9,8 +9,8 @@
  * each cut off past 256 KiB queued.
  */
 import type { Window } from '../../core/window.js';
-import { ConfigError } from '../../core/options.js';
-import type { Sink } from '../sink.js';
+import { ConfigError, ConfigErrorCode } from '../../core/errors.js';
+import type { Sink } from '../../core/sink.js';
 import { loadChartLibrary, type ChartLibrary } from './assets.js';
 import { EventStreams } from './events.js';
 import { History } from './history.js';
@@ -97,7 +97,7 @@ function envPort(): number | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`SCALESIGNAL_DASHBOARD_PORT must be a port from 0 to 65535, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`SCALESIGNAL_DASHBOARD_PORT must be a port from 0 to 65535, got ${JSON.stringify(raw)}`, ConfigErrorCode.environment);
   }
   return port;
 }

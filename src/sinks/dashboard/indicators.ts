@@ -51,7 +51,7 @@ export const FIELDS = [
 ] as const;
 export type Field = (typeof FIELDS)[number];
 
-/** [window start in seconds, ...FIELDS]; null where the window had no data. */
+/** [window timestamp in seconds, ...FIELDS]; null where the window had no data. */
 export type Point = [number, ...Array<number | null>];
 
 const TO_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, us: 0.001, ns: 0.000001 };
@@ -116,7 +116,8 @@ export class Indicators {
     const quantiles = mergedQuantiles(durations);
     values.p50 = quantiles[0];
     values.p99 = quantiles[1];
-    return [window.start / 1000, ...FIELDS.map((f) => values[f])];
+    // The timestamp every sink reports the window at: one per window, even when flush() cut a second in two.
+    return [window.timestamp / 1000, ...FIELDS.map((f) => values[f])];
   }
 }
 
