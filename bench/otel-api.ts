@@ -11,6 +11,7 @@
  *   npm run bench:otel
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Attributes, Meter } from '@opentelemetry/api';
@@ -104,6 +105,8 @@ const target = (group: string) => ({ value: ratios[group], target: '>= 5x faster
 const report = {
   node: process.version,
   date: new Date().toISOString(),
+  // The machine is shared: absolute ns move with its load, the side-by-side ratios much less.
+  loadAverage1m: round(loadavg()[0]),
   method:
     'mitata p50 per call (nsRaw, harness included); ratios = sdk nsRaw / scalesignal nsRaw, the whole call an instrumented library makes ' +
     '(for fresh attributes, building the object is included on both sides: nsPerOp subtracts it); bytesPerOp = heap growth per call, median of 5 runs of 200k',
