@@ -3,8 +3,10 @@
  * indicator from the snapshot and the per-window points the server streams over SSE. Served with a CSP that
  * allows only same-origin scripts, styles and connections: nothing inline, nothing from a CDN.
  *
- * For tests and scripts the body carries `data-updates` (points applied), `data-window` (start of the latest
- * point, s) and `data-rendered-at` (epoch ms it was drawn); each panel carries `data-value`, its headline number.
+ * A panel's headline is the latest non-empty value of its first series (a window without requests keeps the last
+ * latency shown rather than flickering to a dash). For tests and scripts the body carries `data-updates` (points
+ * applied), `data-window` (timestamp of the latest point, s) and `data-rendered-at` (epoch ms it was drawn); each
+ * panel carries `data-value`, its headline number.
  */
 
 export const HTML = `<!doctype html>
