@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 /** Root entry plus one subpath entry per sink and integration: an app bundles only what it imports. */
-const subpaths = ['console', 'prometheus', 'otlp', 'emf', 'cloudwatch', 'express', 'fastify', 'workers', 'queues'] as const;
+const subpaths = ['console', 'prometheus', 'otlp', 'emf', 'cloudwatch', 'dashboard', 'express', 'fastify', 'workers', 'queues', 'otel'] as const;
 
 export default defineConfig({
   entry: {
