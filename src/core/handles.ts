@@ -7,16 +7,26 @@ import type { BoundCounter, BoundGauge, BoundHistogram, StopTimer } from './api.
 import { HI, LO, scratch, scratchWords, type IndexTables } from './exponential-histogram.js';
 import { PAGE_SIZE, type Page } from './pages.js';
 
-export type DropReason = 'non_finite' | 'negative' | 'not_a_number';
+/** Why a recording was dropped: `overflow` when adding it would make a sum infinite, `invalid_labels` (unbound calls). */
+export type DropReason = 'non_finite' | 'negative' | 'not_a_number' | 'overflow' | 'invalid_labels';
 
 export interface DropRecorder {
-  drop(metric: string, reason: DropReason): void;
+  /** `recordings` defaults to 1. */
+  drop(metric: string, reason: DropReason, recordings?: number): void;
 }
 
 function reasonFor(value: unknown): DropReason {
   if (typeof value !== 'number') return 'not_a_number';
-  return value < 0 ? 'negative' : 'non_finite';
+  if (value < 0) return 'negative';
+  return value < Infinity ? 'overflow' : 'non_finite';
 }
+
+/** Where a histogram's buckets live; the main lane's are allocated on first record (src/core/series.ts). */
+export interface BucketHolder {
+  buckets: Uint32Array | null;
+}
+
+const NO_BUCKETS = new Uint32Array(0);
 
 export class BoundCounterHandle implements BoundCounter {
   private readonly count: Float64Array;
@@ -37,15 +47,24 @@ export class BoundCounterHandle implements BoundCounter {
   }
 
   add(value: number): void {
-    if (typeof value === 'number' && value >= 0 && value < Infinity) {
+    if (typeof value === 'number' && value >= 0) {
       const o = this.clock[0] * this.pageSize + this.index;
-      this.sum[o] += value;
-      this.last[o] = value;
-      this.count[o]++; // last (here and below): a counted record is complete for a worker lane's reader (src/workers/link.ts)
-    } else {
-      this.drops.drop(this.metric, reasonFor(value));
+      const sum = this.sum[o] + value;
+      // Also false for NaN and Infinity; a sum that would overflow is dropped, never stored as Infinity.
+      if (sum < Infinity) {
+        this.sum[o] = sum;
+        this.last[o] = value;
+        this.count[o]++; // last (here and below): a counted record is complete for a worker lane's reader (src/workers/link.ts)
+        return;
+      }
     }
+    this.drops.drop(this.metric, reasonFor(value));
   }
+}
+
+function gaugeReason(value: unknown): DropReason {
+  if (typeof value !== 'number') return 'not_a_number';
+  return value - value === 0 ? 'overflow' : 'non_finite';
 }
 
 export class BoundGaugeHandle implements BoundGauge {
@@ -75,15 +94,18 @@ export class BoundGaugeHandle implements BoundGauge {
   set(value: number): void {
     if (typeof value === 'number' && value - value === 0) {
       const o = this.clock[0] * this.pageSize + this.index;
-      this.current[this.index] = value;
-      this.sum[o] += value;
-      this.last[o] = value;
-      if (value < this.min[o]) this.min[o] = value;
-      if (value > this.max[o]) this.max[o] = value;
-      this.count[o]++;
-    } else {
-      this.drops.drop(this.metric, typeof value === 'number' ? 'non_finite' : 'not_a_number');
+      const sum = this.sum[o] + value;
+      if (sum - sum === 0) {
+        this.current[this.index] = value;
+        this.sum[o] = sum;
+        this.last[o] = value;
+        if (value < this.min[o]) this.min[o] = value;
+        if (value > this.max[o]) this.max[o] = value;
+        this.count[o]++;
+        return;
+      }
     }
+    this.drops.drop(this.metric, gaugeReason(value));
   }
 
   /**
@@ -93,15 +115,18 @@ export class BoundGaugeHandle implements BoundGauge {
   setInSlot(value: number, slot: number): void {
     if (typeof value === 'number' && value - value === 0) {
       const o = slot * this.pageSize + this.index;
-      this.current[this.index] = value;
-      this.sum[o] += value;
-      this.last[o] = value;
-      if (value < this.min[o]) this.min[o] = value;
-      if (value > this.max[o]) this.max[o] = value;
-      this.count[o]++;
-    } else {
-      this.drops.drop(this.metric, typeof value === 'number' ? 'non_finite' : 'not_a_number');
+      const sum = this.sum[o] + value;
+      if (sum - sum === 0) {
+        this.current[this.index] = value;
+        this.sum[o] = sum;
+        this.last[o] = value;
+        if (value < this.min[o]) this.min[o] = value;
+        if (value > this.max[o]) this.max[o] = value;
+        this.count[o]++;
+        return;
+      }
     }
+    this.drops.drop(this.metric, gaugeReason(value));
   }
 
   add(delta: number): void {
@@ -117,6 +142,7 @@ export class BoundHistogramHandle implements BoundHistogram {
   private readonly min: Float64Array;
   private readonly max: Float64Array;
   private readonly stride: number;
+  private readonly slots: number;
   private readonly zeroBucket: number;
   private readonly lowerBucket: Int16Array;
   private readonly boundaryHigh: Uint32Array;
@@ -125,6 +151,9 @@ export class BoundHistogramHandle implements BoundHistogram {
   private readonly perOctave: number;
   private readonly expBias: number;
   private readonly maxDense: number;
+  /** NO_BUCKETS until the first record allocates this lane's buckets. */
+  private buckets: Uint32Array;
+  private readonly holder: BucketHolder;
   // Module bindings cost a context load and hole check per access; instance fields do not.
   private readonly bits = scratch;
   private readonly words = scratchWords;
@@ -135,7 +164,8 @@ export class BoundHistogramHandle implements BoundHistogram {
     private readonly clock: Int32Array,
     page: Page,
     private readonly index: number,
-    private readonly buckets: Uint32Array,
+    /** The lane's buckets, or their holder when they are allocated on first record. */
+    buckets: Uint32Array | BucketHolder,
     tables: IndexTables,
     bucketCount: number,
     private readonly metric: string,
@@ -146,6 +176,9 @@ export class BoundHistogramHandle implements BoundHistogram {
     this.min = page.min;
     this.max = page.max;
     this.stride = bucketCount + 1;
+    this.slots = page.slots;
+    this.holder = buckets instanceof Uint32Array ? { buckets } : buckets;
+    this.buckets = this.holder.buckets ?? NO_BUCKETS;
     this.zeroBucket = bucketCount;
     this.lowerBucket = tables.lowerBucket;
     this.boundaryHigh = tables.boundaryHigh;
@@ -157,10 +190,16 @@ export class BoundHistogramHandle implements BoundHistogram {
   }
 
   record(value: number): void {
-    if (typeof value === 'number' && value >= 0 && value < Infinity) {
+    if (typeof value === 'number' && value >= 0) {
       const slot = this.clock[0];
       const o = slot * this.pageSize + this.index;
-      this.sum[o] += value;
+      const sum = this.sum[o] + value;
+      // Also false for NaN and Infinity; a sum that would overflow is dropped, never stored as Infinity.
+      if (!(sum < Infinity)) {
+        this.drops.drop(this.metric, reasonFor(value));
+        return;
+      }
+      this.sum[o] = sum;
       if (value < this.min[o]) this.min[o] = value;
       if (value > this.max[o]) this.max[o] = value;
       let bucket = this.zeroBucket;
@@ -176,11 +215,21 @@ export class BoundHistogramHandle implements BoundHistogram {
         if (bucket < 0) bucket = 0;
         else if (bucket > this.maxDense) bucket = this.maxDense;
       }
-      this.buckets[slot * this.stride + bucket]++;
+      let buckets = this.buckets;
+      if (buckets.length === 0) buckets = this.allocateBuckets();
+      buckets[slot * this.stride + bucket]++;
       this.count[o]++;
     } else {
       this.drops.drop(this.metric, reasonFor(value));
     }
+  }
+
+  /** Once per series: an idle histogram holds no buckets (64 KB at scale 6 and 4 slots). */
+  private allocateBuckets(): Uint32Array {
+    const buckets = new Uint32Array(this.slots * this.stride);
+    this.holder.buckets = buckets;
+    this.buckets = buckets;
+    return buckets;
   }
 
   startTimer(): StopTimer {

@@ -1,6 +1,7 @@
 /**
- * The instruments users hold. Unbound calls resolve their labels through the family's cache on every call;
- * bind() resolves once and returns the hot-path handle itself.
+ * The instruments users hold. Unbound calls resolve their labels through the family's cache on every call
+ * (unusable labels: the family counts the drop and answers undefined); bind() resolves once, throws a ConfigError
+ * for labels an unbound call would drop, and returns the hot-path handle itself.
  */
 import type {
   BoundCounter,
@@ -22,7 +23,8 @@ export class CounterInstrument implements Counter {
     this.name = family.definition.name;
   }
   add(value: number, labels?: LabelInput): void {
-    (this.family.lookup(labels).handle as BoundCounterHandle).add(value);
+    const series = this.family.lookup(labels);
+    if (series !== undefined) (series.handle as BoundCounterHandle).add(value);
   }
   bind(labels?: LabelInput): BoundCounter {
     assertValidLabels(labels, `${this.name}.bind()`);
@@ -36,10 +38,12 @@ export class GaugeInstrument implements Gauge {
     this.name = family.definition.name;
   }
   set(value: number, labels?: LabelInput): void {
-    (this.family.lookup(labels).handle as BoundGaugeHandle).set(value);
+    const series = this.family.lookup(labels);
+    if (series !== undefined) (series.handle as BoundGaugeHandle).set(value);
   }
   add(delta: number, labels?: LabelInput): void {
-    (this.family.lookup(labels).handle as BoundGaugeHandle).add(delta);
+    const series = this.family.lookup(labels);
+    if (series !== undefined) (series.handle as BoundGaugeHandle).add(delta);
   }
   bind(labels?: LabelInput): BoundGauge {
     assertValidLabels(labels, `${this.name}.bind()`);
@@ -53,7 +57,8 @@ export class HistogramInstrument implements Histogram {
     this.name = family.definition.name;
   }
   record(value: number, labels?: LabelInput): void {
-    (this.family.lookup(labels).handle as BoundHistogramHandle).record(value);
+    const series = this.family.lookup(labels);
+    if (series !== undefined) (series.handle as BoundHistogramHandle).record(value);
   }
   bind(labels?: LabelInput): BoundHistogram {
     assertValidLabels(labels, `${this.name}.bind()`);

@@ -107,7 +107,9 @@ export class ObservedGauge {
       this.onFailure(this.family.definition.name, 'invalid');
       return;
     }
-    const handle = this.family.lookup(labels).handle as BoundGaugeHandle;
+    const series = this.family.lookup(labels); // unusable labels: dropped and counted by the family
+    if (series === undefined) return;
+    const handle = series.handle as BoundGaugeHandle;
     if (slot >= 0) handle.setInSlot(value, slot);
     else handle.set(value);
   }

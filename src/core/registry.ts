@@ -57,7 +57,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
   constructor(readonly options: RegistryOptions) {
     this.intervalMs = options.intervalMs;
     this.clock = new WindowClock(options.intervalMs, options.slots);
-    const drops: DropRecorder = { drop: (metric, reason) => this.selfMetrics.recordingDropped(metric, reason) };
+    const drops: DropRecorder = { drop: (metric, reason, recordings) => this.selfMetrics.recordingDropped(metric, reason, recordings) };
     this.table = new SeriesTable({
       clock: this.clock.shared,
       allocator: new PageAllocator(options.slots, false),

@@ -123,6 +123,13 @@ export class Sealer {
       return plainWindow(entry, count, sum, minLow, maxHigh, gaugeValue, count / seconds, gaugeValue);
     }
     if (kind === 'counter') {
+      if (!(entry.total + sum < Infinity)) {
+        // The cumulative total must stay finite (Prometheus and OTLP report it): this window's records are dropped.
+        this.table.options.drops.drop(entry.metric.name, 'overflow', count);
+        count = 0;
+        sum = 0;
+        last = NaN;
+      }
       entry.total += sum;
       if (slot >= 0) this.clear(entry, slot);
       return plainWindow(entry, count, sum, NaN, NaN, last, sum / seconds, entry.total);

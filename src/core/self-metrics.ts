@@ -36,8 +36,8 @@ export class SelfMetrics {
     });
   }
 
-  recordingDropped(metric: string, reason: DropReason): void {
-    this.dropped.add(1, { metric, reason });
+  recordingDropped(metric: string, reason: DropReason, recordings = 1): void {
+    this.dropped.add(recordings, { metric, reason });
   }
 
   observeFailed(metric: string, reason: ObserveFailure): void {

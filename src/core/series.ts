@@ -13,7 +13,8 @@ import {
   type DropRecorder,
 } from './handles.js';
 import { allocateBuckets, type Page, type PageAllocator } from './pages.js';
-import { canonicalLabels } from './labels.js';
+import { ConfigError, ConfigErrorCode } from './errors.js';
+import { canonicalize, NO_LABELS, readLabels, type CanonicalLabels, type RawLabels } from './labels.js';
 import type { Labels, MetricKind } from './window.js';
 
 export const OVERFLOW_LABELS: Labels = Object.freeze({ 'otel.metric.overflow': 'true' });
@@ -29,7 +30,11 @@ export interface MetricDefinition {
 export interface LaneLocation {
   readonly page: Page;
   readonly index: number;
-  readonly buckets: Uint32Array | null;
+  /**
+   * Histograms: dense buckets of every slot. The main lane allocates them on the series' first record (an idle
+   * histogram costs no bucket memory), so the handle sets this field then; null for counters and gauges.
+   */
+  buckets: Uint32Array | null;
 }
 
 export type Handle = BoundCounterHandle | BoundGaugeHandle | BoundHistogramHandle;
@@ -110,17 +115,18 @@ export class SeriesTable {
   create(definition: MetricDefinition, labels: Labels, labelKey: string): Series {
     const { allocator, clock, mapping, drops } = this.options;
     const { page, index, pageNumber } = allocator.allocate();
-    let buckets: Uint32Array | null = null;
+    const location: LaneLocation = { page, index, buckets: null };
     let handle: Handle;
     if (definition.kind === 'counter') {
       handle = new BoundCounterHandle(clock, page, index, definition.name, drops);
     } else if (definition.kind === 'gauge') {
       handle = new BoundGaugeHandle(clock, page, index, definition.name, drops);
     } else {
-      buckets = allocateBuckets(allocator.slots, mapping.size, this.options.shared === true);
-      handle = new BoundHistogramHandle(clock, page, index, buckets, mapping.tables, mapping.size, definition.name, drops);
+      // A worker's lane announces its bucket buffer when the series is created: shared buckets exist from the start.
+      if (this.options.shared === true) location.buckets = allocateBuckets(allocator.slots, mapping.size, true);
+      handle = new BoundHistogramHandle(clock, page, index, location, mapping.tables, mapping.size, definition.name, drops);
     }
- const series = new Series(definition, labels, labelKey, { page, index, buckets }, pageNumber, handle, this.options.now());
+    const series = new Series(definition, labels, labelKey, location, pageNumber, handle, this.options.now());
     this.all.add(series);
     return series;
   }
@@ -133,72 +139,121 @@ export class SeriesTable {
 }
 
 /**
- * Cache for unbound calls: a trie walked in the label object's own key order, label name then value at each
+ * Cache for unbound calls: a trie walked in the label object's own key order, label name then raw value at each
  * level, ending at the series. A hit costs a for-in walk and two Map lookups per label, with no string
  * building and no allocation. Each key order of the same labels gets its own path to the same series.
+ *
+ * Bounded: only exact inputs are cached (every key kept and every value unchanged by canonicalisation), so inputs
+ * that all resolve to one series (long values differing after the cut, keys with undefined values) add nothing;
+ * rejected inputs and the overflow series are never cached; and past `maxCacheNodes` (label orders, number vs
+ * string values) the trie is dropped and rebuilt from the next lookups.
  */
 interface TrieNode {
-  readonly names: Map<string, Map<unknown, TrieNode>>;
+  names: Map<string, Map<unknown, TrieNode>> | undefined;
   series: Series | undefined;
 }
 
-const newNode = (): TrieNode => ({ names: new Map(), series: undefined });
+const newNode = (): TrieNode => ({ names: undefined, series: undefined });
+
+/** Trie nodes per family allowed per series the family may hold (a path has one node per label). */
+export const CACHE_NODES_PER_SERIES = 16;
 
 /** All series of one metric name. */
 export class Family {
   /** Canonical label key -> series. */
   readonly byLabels = new Map<string, Series>();
   private trie: TrieNode = newNode();
+  private nodes = 0;
+  private readonly maxCacheNodes: number;
   private unlabelled: Series | undefined;
   private overflow: Series | undefined;
 
   constructor(
     readonly definition: MetricDefinition,
     private readonly table: SeriesTable,
-  ) {}
+  ) {
+    this.maxCacheNodes = Math.max(1024, CACHE_NODES_PER_SERIES * table.options.maxSeriesPerMetric);
+  }
 
-  /** The series for an unbound call; cached so the next call with the same label order is one map lookup. */
-  lookup(labels: LabelInput | undefined): Series {
-    if (labels === undefined) return (this.unlabelled ??= this.resolve(undefined));
-    let node = this.trie;
-    for (const name in labels) {
-      const child = node.names.get(name)?.get(labels[name]);
-      if (child === undefined) return this.resolve(labels);
-      node = child;
+  /** Nodes in the lookup cache (tests and benches: it must stay bounded whatever the input). */
+  get cacheSize(): number {
+    return this.nodes;
+  }
+
+  /**
+   * The series for an unbound call, or undefined when the labels are unusable (the recording is then dropped and
+   * counted). Never throws: getters and Proxy traps are read inside a try.
+   */
+  lookup(labels: unknown): Series | undefined {
+    if (labels === undefined || labels === null) return this.unlabelled ?? this.resolve(undefined);
+    if (typeof labels !== 'object') return this.reject();
+    try {
+      let node = this.trie;
+      for (const name in labels) {
+        const child = node.names?.get(name)?.get((labels as Record<string, unknown>)[name]);
+        if (child === undefined) return this.resolve(labels);
+        node = child;
+      }
+      return node.series ?? this.resolve(labels);
+    } catch {
+      return this.reject();
     }
-    return node.series ?? this.resolve(labels);
   }
 
   /** The series for bind(): pinned so eviction never pulls storage from under a live handle. */
-  bind(labels: LabelInput | undefined): Series {
-    const series = labels === undefined ? this.lookup(undefined) : this.lookup(labels);
+  bind(labels: LabelInput | undefined | null): Series {
+    const series = this.lookup(labels);
+    if (series === undefined) throw new ConfigError(`${this.definition.name}.bind(): labels cannot be read`, ConfigErrorCode.labels);
     series.pinned = true;
     return series;
   }
 
-  private resolve(labels: LabelInput | undefined): Series {
-    const canonical = canonicalLabels(labels);
-    let series = this.byLabels.get(canonical.key);
-    if (series === undefined) {
-      if (this.byLabels.size >= this.table.options.maxSeriesPerMetric) {
-        // Not cached: the overflow path must stay bounded however many label sets arrive.
-        return this.overflowSeries();
-      }
-      series = this.table.create(this.definition, canonical.labels, canonical.key);
-      this.byLabels.set(canonical.key, series);
+  private reject(): undefined {
+    this.table.options.drops.drop(this.definition.name, 'invalid_labels');
+    return undefined;
+  }
+
+  private resolve(labels: object | undefined): Series | undefined {
+    if (labels === undefined) {
+      const series = this.seriesFor(NO_LABELS);
+      if (series !== this.overflow) this.unlabelled = series;
+      return series;
     }
-    if (labels === undefined) this.unlabelled = series;
-    else this.remember(labels, series);
+    const raw = readLabels(labels);
+    const canonical = raw === undefined ? undefined : canonicalize(raw);
+    if (raw === undefined || canonical === undefined) return this.reject();
+    const series = this.seriesFor(canonical);
+    // Not cached: the overflow path must stay bounded however many label sets arrive.
+    if (canonical.exact && series !== this.overflow) this.remember(raw, series);
     return series;
   }
 
-  private remember(labels: LabelInput, series: Series): void {
+  private seriesFor(canonical: CanonicalLabels): Series {
+    let series = this.byLabels.get(canonical.key);
+    if (series === undefined) {
+      if (this.byLabels.size >= this.table.options.maxSeriesPerMetric) return this.overflowSeries();
+      series = this.table.create(this.definition, canonical.labels, canonical.key);
+      this.byLabels.set(canonical.key, series);
+    }
+    return series;
+  }
+
+  /** Caches the path of values exactly as the caller passed them (read once, so a getter cannot change them). */
+  private remember(raw: RawLabels, series: Series): void {
+    if (this.nodes + raw.names.length > this.maxCacheNodes) {
+      this.trie = newNode();
+      this.nodes = 0;
+    }
     let node = this.trie;
-    for (const name in labels) {
-      let byValue = node.names.get(name);
-      if (byValue === undefined) node.names.set(name, (byValue = new Map()));
-      let child = byValue.get(labels[name]);
-      if (child === undefined) byValue.set(labels[name], (child = newNode()));
+    for (let i = 0; i < raw.names.length; i++) {
+      const names = (node.names ??= new Map());
+      let byValue = names.get(raw.names[i]);
+      if (byValue === undefined) names.set(raw.names[i], (byValue = new Map()));
+      let child = byValue.get(raw.values[i]);
+      if (child === undefined) {
+        byValue.set(raw.values[i], (child = newNode()));
+        this.nodes++;
+      }
       node = child;
     }
     node.series = series;
@@ -217,6 +272,7 @@ export class Family {
     this.byLabels.delete(series.labelKey);
     // Evictions are rare and batched per window: rebuilding the cache lazily keeps the trie free of dead paths.
     this.trie = newNode();
+    this.nodes = 0;
     if (this.unlabelled === series) this.unlabelled = undefined;
   }
 }
