@@ -202,7 +202,8 @@ export class Family {
 
   /** The series for bind(): pinned so eviction never pulls storage from under a live handle. */
   bind(labels: LabelInput | undefined | null): Series {
-    const series = this.lookup(labels);
+    // Not through the lookup cache: a bound series is resolved once, its path would only cost memory.
+    const series = labels === undefined || labels === null ? this.lookup(labels) : this.resolve(labels, false);
     if (series === undefined) throw new ConfigError(`${this.definition.name}.bind(): labels cannot be read`, ConfigErrorCode.labels);
     series.pinned = true;
     return series;
@@ -213,7 +214,7 @@ export class Family {
     return undefined;
   }
 
-  private resolve(labels: object | undefined): Series | undefined {
+  private resolve(labels: object | undefined, cache = true): Series | undefined {
     if (labels === undefined) {
       const series = this.seriesFor(NO_LABELS);
       if (series !== this.overflow) this.unlabelled = series;
@@ -224,7 +225,7 @@ export class Family {
     if (raw === undefined || canonical === undefined) return this.reject();
     const series = this.seriesFor(canonical);
     // Not cached: the overflow path must stay bounded however many label sets arrive.
-    if (canonical.exact && series !== this.overflow) this.remember(raw, series);
+    if (cache && canonical.exact && series !== this.overflow) this.remember(raw, series);
     return series;
   }
 
