@@ -149,11 +149,13 @@ export class SeriesTable {
  * string values) the trie is dropped and rebuilt from the next lookups.
  */
 interface TrieNode {
-  names: Map<string, Map<unknown, TrieNode>> | undefined;
+  names: Map<string, Map<unknown, TrieNode>>;
   series: Series | undefined;
 }
 
-const newNode = (): TrieNode => ({ names: undefined, series: undefined });
+/** Leaves share one empty map until a longer path goes through them: a leaf costs no Map of its own. */
+const NO_NAMES: Map<string, Map<unknown, TrieNode>> = new Map();
+const newNode = (): TrieNode => ({ names: NO_NAMES, series: undefined });
 
 /** Trie nodes per family allowed per series the family may hold (a path has one node per label). */
 export const CACHE_NODES_PER_SERIES = 16;
@@ -190,7 +192,7 @@ export class Family {
     try {
       let node = this.trie;
       for (const name in labels) {
-        const child = node.names?.get(name)?.get((labels as Record<string, unknown>)[name]);
+        const child = node.names.get(name)?.get((labels as Record<string, unknown>)[name]);
         if (child === undefined) return this.resolve(labels);
         node = child;
       }
@@ -247,7 +249,8 @@ export class Family {
     }
     let node = this.trie;
     for (let i = 0; i < raw.names.length; i++) {
-      const names = (node.names ??= new Map());
+      if (node.names === NO_NAMES) node.names = new Map();
+      const names = node.names;
       let byValue = names.get(raw.names[i]);
       if (byValue === undefined) names.set(raw.names[i], (byValue = new Map()));
       let child = byValue.get(raw.values[i]);
