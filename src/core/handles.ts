@@ -200,7 +200,12 @@ export class BoundHistogramHandle implements BoundHistogram {
         return;
       }
       this.sum[o] = sum;
-      if (value < this.min[o]) this.min[o] = value;
+      if (value < this.min[o]) {
+        this.min[o] = value;
+        // A series' first record always lowers min (a cleared slot holds Infinity): the lazy allocation check
+        // runs here, off the common path.
+        if (this.buckets.length === 0) this.allocateBuckets();
+      }
       if (value > this.max[o]) this.max[o] = value;
       let bucket = this.zeroBucket;
       if (value > 0) {
@@ -215,9 +220,7 @@ export class BoundHistogramHandle implements BoundHistogram {
         if (bucket < 0) bucket = 0;
         else if (bucket > this.maxDense) bucket = this.maxDense;
       }
-      let buckets = this.buckets;
-      if (buckets.length === 0) buckets = this.allocateBuckets();
-      buckets[slot * this.stride + bucket]++;
+      this.buckets[slot * this.stride + bucket]++;
       this.count[o]++;
     } else {
       this.drops.drop(this.metric, reasonFor(value));
@@ -225,11 +228,10 @@ export class BoundHistogramHandle implements BoundHistogram {
   }
 
   /** Once per series: an idle histogram holds no buckets (64 KB at scale 6 and 4 slots). */
-  private allocateBuckets(): Uint32Array {
+  private allocateBuckets(): void {
     const buckets = new Uint32Array(this.slots * this.stride);
     this.holder.buckets = buckets;
     this.buckets = buckets;
-    return buckets;
   }
 
   startTimer(): StopTimer {
