@@ -94,13 +94,6 @@ export function canonicalize(raw: RawLabels): CanonicalLabels | undefined {
   return { labels: Object.freeze(labels), key, exact };
 }
 
-/** The canonical labels of any labels argument, or undefined when it is unusable. Never throws. */
-export function canonicalLabels(input: unknown): CanonicalLabels | undefined {
-  if (input === undefined || input === null) return NO_LABELS;
-  const raw = readLabels(input);
-  return raw === undefined ? undefined : canonicalize(raw);
-}
-
 function isLabelName(name: string): boolean {
   return LABEL_NAME.test(name) && name !== '__proto__';
 }
