@@ -104,7 +104,7 @@ const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 const cacheRows = [
   await lookupCache('long values differing after the 1,024-unit cut', (i) => ({ route: 'x'.repeat(1024) + i })),
   await lookupCache('keys with undefined values', (i) => ({ route: '/a', [`k${i}`]: undefined })),
-  await lookupCache('rejected label names (dropped)', (i) => ({ route: '/a', [`bad name ${i}`]: 'x' })),
+  await lookupCache('rejected label names (left out)', (i) => ({ route: '/a', [`bad name ${i}`]: 'x' })),
   await lookupCache('7 labels in random key orders over 100 series (cache cap)', (i) => {
     const labels: Record<string, string> = {};
     for (const name of [...names].sort(() => Math.random() - 0.5)) labels[name] = String(i % 100);

@@ -2,15 +2,17 @@
  * Label sets: turning whatever a caller passed as labels into the canonical, frozen `Labels` of a series.
  *
  * Unbound calls may pass anything (the type says an object, JavaScript allows null, a Proxy, a getter that throws);
- * reading it must never throw into the caller, so `readLabels` catches and answers "unusable" instead, and the
- * recording is dropped and counted (`scalesignal.recordings.dropped{reason="invalid_labels"}`). A recording with
- * a bad label is dropped rather than recorded without that label: folding it into another series would inflate
- * that series, which an autoscaler reads as load.
+ * reading it must never throw into the caller. Labels that cannot be read at all (not an object, an array, a getter
+ * or Proxy trap that throws) drop the recording, counted in `scalesignal.recordings.dropped{reason="invalid_labels"}`.
+ * A single bad label (a name breaking the rule, a value of a type labels do not hold) is left out and the recording
+ * kept: the event did happen for the other labels, and dropping it would under-count them (as before for names).
  *
  * Rules (also checked at bind() time, where they throw a ConfigError):
  * - labels: undefined or null (no labels), or an object; own enumerable string keys count, Symbol keys are ignored;
- * - names match LABEL_NAME and are not `__proto__` (it cannot be an own key of a plain labels object);
+ * - names match LABEL_NAME and are not `__proto__` (it cannot be an own key of a plain labels object, so keeping it
+ *   would make a second series with the same labels);
  * - values: string, number, boolean or bigint (stored as String(value)); undefined or null means the label is absent;
+ *   symbols, objects and functions are left out (their string form is the caller's code, which may throw);
  * - values are well-formed UTF-16 (lone surrogates become U+FFFD, so every value is valid UTF-8 on the wire) and at
  *   most MAX_LABEL_VALUE_LENGTH UTF-16 units, cut on a code-point boundary.
  */
@@ -69,8 +71,8 @@ export function readLabels(input: unknown): RawLabels | undefined {
   return { names, values, inherited };
 }
 
-/** Canonical labels of raw entries, or undefined when a name or value is not allowed. Never throws. */
-export function canonicalize(raw: RawLabels): CanonicalLabels | undefined {
+/** Canonical labels of raw entries; names and values that are not allowed are left out. Never throws. */
+export function canonicalize(raw: RawLabels): CanonicalLabels {
   const { names, values } = raw;
   let exact = !raw.inherited;
   const order = names.map((_, i) => i).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
@@ -78,14 +80,12 @@ export function canonicalize(raw: RawLabels): CanonicalLabels | undefined {
   let key = '';
   for (const i of order) {
     const name = names[i];
-    if (!isLabelName(name)) return undefined;
     const rawValue = values[i];
-    if (rawValue === undefined || rawValue === null) {
-      exact = false;
+    const text = isLabelName(name) ? labelText(rawValue) : undefined;
+    if (text === undefined) {
+      exact = false; // left out: undefined or null (absent), a bad name or a value labels do not hold
       continue;
     }
-    const text = labelText(rawValue);
-    if (text === undefined) return undefined;
     const value = cleanLabelValue(text);
     if (value !== text) exact = false;
     labels[name] = value;
@@ -107,7 +107,7 @@ function labelText(value: unknown): string | undefined {
     case 'bigint':
       return String(value);
     default:
-      return undefined; // symbols, objects, functions: their string form is the caller's code, and may throw
+      return undefined; // undefined, null; symbols, objects, functions: their string form is the caller's code
   }
 }
 

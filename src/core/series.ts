@@ -144,7 +144,8 @@ export class SeriesTable {
  * building and no allocation. Each key order of the same labels gets its own path to the same series.
  *
  * Bounded: only exact inputs are cached (every key kept and every value unchanged by canonicalisation), so inputs
- * that all resolve to one series (long values differing after the cut, keys with undefined values) add nothing;
+ * that all resolve to one series (long values differing after the cut, keys with undefined values, rejected names)
+ * add nothing;
  * rejected inputs and the overflow series are never cached; and past `maxCacheNodes` (label orders, number vs
  * string values) the trie is dropped and rebuilt from the next lookups.
  */
@@ -223,8 +224,8 @@ export class Family {
       return series;
     }
     const raw = readLabels(labels);
-    const canonical = raw === undefined ? undefined : canonicalize(raw);
-    if (raw === undefined || canonical === undefined) return this.reject();
+    if (raw === undefined) return this.reject();
+    const canonical = canonicalize(raw);
     const series = this.seriesFor(canonical);
     // Not cached: the overflow path must stay bounded however many label sets arrive.
     if (cache && canonical.exact && series !== this.overflow) this.remember(raw, series);
