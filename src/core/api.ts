@@ -3,8 +3,8 @@ import type { Sink } from './sink.js';
 
 export type { Logger } from './logger.js';
 
-/** Label values may be given as numbers or booleans; they are stored as strings. */
-export type LabelInput = Readonly<Record<string, string | number | boolean>>;
+/** Label values may be given as numbers, booleans or bigints; they are stored as strings. */
+export type LabelInput = Readonly<Record<string, string | number | boolean | bigint>>;
 
 export interface InstrumentOptions {
   /** UCUM unit: `ms`, `s`, `By`, `1`, `{request}`. Default: empty (unitless). */
