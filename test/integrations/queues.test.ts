@@ -110,7 +110,8 @@ describe('sqsQueueDepth against a loopback SQS endpoint', () => {
         }),
       );
       expect(await depthsWhen(c, 3)).toEqual({ 'jobs visible': 42, 'jobs in_flight': 7, 'jobs delayed': 3 });
-      expect(errors[0]).toBe('missing: QueueDoesNotExist');
+      // A loaded machine may also time a call out now and then (AbortError); the missing queue must be reported.
+      expect(errors).toContain('missing: QueueDoesNotExist');
     } finally {
       await c.metrics.shutdown();
     }
