@@ -135,7 +135,7 @@ async function main(): Promise<void> {
       }));
       const slot = Atomics.load(registry.clock.shared, 0);
       const t0 = process.hrtime.bigint();
-      for (const hook of registry.beforeSeal) hook(slot);
+      for (const hook of registry.beforeSeal) hook(slot, 1);
       const t1 = process.hrtime.bigint();
       sealer.seal({ sequence: round, start: round * 1000, end: round * 1000 + 1000, timestamp: round * 1000, slot });
       const t2 = process.hrtime.bigint();

@@ -43,7 +43,11 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
   private readonly runners: SinkRunner[];
   private readonly observed: ObservedGauge[] = [];
   /** Internal (benches): hooks run just before a slot is sealed. */
-  readonly beforeSeal = new Set<(slot: number) => void>();
+  readonly beforeSeal = new Set<(slot: number, ahead: number) => void>();
+  /** Checks that delay a grace seal while a lane is still writing the slot (worker lanes). */
+  private readonly sealHolds = new Set<(slot: number) => boolean>();
+  /** Hooks run by flush() before its cut (worker lanes: collect, and at shutdown wait for records in flight). */
+  private readonly flushHooks = new Set<(final: boolean) => void | Promise<void>>();
   private readonly closers: Array<() => void> = [];
   /** Highest interval sequence sealed so far. */
   private sealedThrough = -Infinity;
@@ -160,8 +164,16 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
       return;
     }
     const previous = this.graceSeal;
+    let holdUntil = Infinity;
     const pending: Promise<void> = new Promise((resolve) => {
-      setTimeout(() => {
+      const seal = () => {
+        // A lane still writing a slot to seal (a worker descheduled mid-record): 1 ms more, up to half an
+        // interval after the grace (counted from when this thread got to run, so a stalled loop still waits).
+        if (holdUntil === Infinity) holdUntil = Date.now() + Math.floor(this.intervalMs / 2);
+        if (Date.now() < holdUntil && requests.some((request) => this.sealHeld(request.slot))) {
+          setTimeout(seal, 1).unref();
+          return;
+        }
         // Seals stay in order: a seal scheduled while an earlier one waits goes after it.
         void Promise.resolve(previous).then(() => {
           try {
@@ -171,9 +183,22 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
             resolve();
           }
         });
-      }, this.sealGraceMs).unref();
+      };
+      setTimeout(seal, this.sealGraceMs).unref();
     });
     this.graceSeal = pending;
+  }
+
+  private sealHeld(slot: number): boolean {
+    if (slot < 0) return false;
+    for (const held of this.sealHolds) {
+      try {
+        if (held(slot)) return true;
+      } catch (error) {
+        this.options.logger.warn(`scalesignal: a seal hold check failed: ${String(error)}`);
+      }
+    }
+    return false;
   }
 
   private sealAndDispatch(requests: readonly SealRequest[], mustDeliver: boolean): void {
@@ -182,7 +207,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
     for (const request of requests) {
       for (const hook of this.beforeSeal) {
         try {
-          hook(request.slot);
+          hook(request.slot, this.clock.openSequence - request.sequence);
         } catch (error) {
           this.options.logger.warn(`scalesignal: a seal hook failed: ${String(error)}`);
         }
@@ -196,17 +221,45 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
     for (const runner of this.runners) runner.enqueue(windows);
   }
 
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    return this.flushWindows(false);
+  }
+
+  /** `final`: shutdown's last flush, which closes the worker lanes before its cut. */
+  private async flushWindows(final: boolean): Promise<void> {
     if (this.graceSeal !== undefined) await this.graceSeal;
     if (!this.stopped) {
       const now = Date.now();
       const sequence = Math.floor(now / this.intervalMs);
       if (sequence > this.clock.openSequence) this.tick(now);
       if (this.graceSeal !== undefined) await this.graceSeal;
+      if (final) this.clock.closeWorkerLanes();
+      if (await this.runFlushHooks(final)) {
+        // A boundary may have passed while a hook waited: seal it first, so windows stay in order.
+        const later = Date.now();
+        if (Math.floor(later / this.intervalMs) > this.clock.openSequence) this.tick(later);
+        if (this.graceSeal !== undefined) await this.graceSeal;
+      }
       this.sealAndDispatch([this.clock.cut(Date.now())], true);
     }
     // Only what is queued now: windows sealed later are the next flush's business.
     await Promise.all(this.runners.map((runner) => runner.flushed()));
+  }
+
+  /** Runs the flush hooks; true when one of them had to be awaited. Only worker lanes install one. */
+  private async runFlushHooks(final: boolean): Promise<boolean> {
+    const waits: Promise<void>[] = [];
+    for (const hook of this.flushHooks) {
+      try {
+        const result = hook(final);
+        if (result !== undefined) waits.push(result.catch((error) => this.options.logger.warn(`scalesignal: a flush hook failed: ${String(error)}`)));
+      } catch (error) {
+        this.options.logger.warn(`scalesignal: a flush hook failed: ${String(error)}`);
+      }
+    }
+    if (waits.length === 0) return false;
+    await Promise.all(waits);
+    return true;
   }
 
   shutdown(options?: ShutdownOptions): Promise<void> {
@@ -219,7 +272,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new ConfigError('shutdown({ timeoutMs }): timeoutMs must be a number >= 0');
     const deadline = Date.now() + timeoutMs;
     const remaining = () => Math.max(0, deadline - Date.now());
-    await withDeadline(this.flush(), remaining());
+    await withDeadline(this.flushWindows(true), remaining());
     this.stopped = true;
     this.clock.stop();
     for (const close of this.closers) {
@@ -258,9 +311,17 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
       },
       attachLocation: (series: Series, location: LaneLocation) => series.attach(location),
       detachLocation: (series: Series, location: LaneLocation) => series.detach(location),
-      onBeforeSeal: (hook: (slot: number) => void) => {
+      onBeforeSeal: (hook: (slot: number, ahead: number) => void) => {
         this.beforeSeal.add(hook);
         return () => this.beforeSeal.delete(hook);
+      },
+      holdSealWhile: (held: (slot: number) => boolean) => {
+        this.sealHolds.add(held);
+        return () => this.sealHolds.delete(held);
+      },
+      onFlush: (hook: (final: boolean) => void | Promise<void>) => {
+        this.flushHooks.add(hook);
+        return () => this.flushHooks.delete(hook);
       },
       requestSealGrace: (ms: number) => {
         this.sealGraceMs = Math.max(this.sealGraceMs, Math.min(ms, Math.floor(this.intervalMs / 5)));

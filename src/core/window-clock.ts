@@ -9,8 +9,12 @@ import type { SealRequest } from './sealer.js';
 const MAX_GAP_WINDOWS = 300;
 
 export class WindowClock {
-  /** Shared so that worker lanes can read the current slot; element 0 is the slot index. */
-  readonly shared = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * Shared so that every lane reads the current slot: element 0 is the main lane's slot, element 1 the worker
+   * lanes' (the same slot, or -1 once closeWorkerLanes() ran: a worker record then writes nothing).
+   */
+  readonly shared = new Int32Array(new SharedArrayBuffer(8));
+  private workerLanesClosed = false;
   openSequence: number;
   /** Start of the open window when it does not begin on a boundary (creation, or after flush()). */
   private openStart: number;
@@ -25,7 +29,7 @@ export class WindowClock {
   ) {
     this.openSequence = Math.floor(now / intervalMs);
     this.openStart = now;
-    this.shared[0] = this.openSequence % slots;
+    this.shared[0] = this.shared[1] = this.openSequence % slots;
   }
 
   get slot(): number {
@@ -84,9 +88,19 @@ export class WindowClock {
     }
     // Atomics: the publication worker lanes read (they then read it with plain loads on every record).
     Atomics.store(this.shared, 0, sequence % this.slots);
+    if (!this.workerLanesClosed) Atomics.store(this.shared, 1, sequence % this.slots);
     this.openSequence = sequence;
     this.openStart = sequence * this.intervalMs;
     return requests;
+  }
+
+  /**
+   * shutdown(): worker lanes stop writing to any slot, so the last copy of their slots cannot race a record
+   * (a record that read the slot before this still lands; see src/workers/link.ts). The main lane is unaffected.
+   */
+  closeWorkerLanes(): void {
+    this.workerLanesClosed = true;
+    Atomics.store(this.shared, 1, -1);
   }
 
   /** Cuts the open interval at `now` (flush): the records so far become a window, the interval stays open. */

@@ -10,7 +10,10 @@ import type { LaneLocation, MetricDefinition, Series } from './series.js';
 export const METRICS_PORT: unique symbol = Symbol.for('scalesignal.metrics.port') as never;
 
 export interface WorkerPort {
-  /** The shared clock: element 0 is the slot being written. Workers read it on every record. */
+  /**
+   * The shared clock (two Int32 elements): element 0 is the main lane's open slot, element 1 the slot worker
+   * lanes write (the same slot; -1 after shutdown closed the worker lanes). Workers read element 1 on every record.
+   */
   readonly clock: SharedArrayBuffer;
   readonly intervalMs: number;
   readonly slots: number;
@@ -26,10 +29,23 @@ export interface WorkerPort {
   attachLocation(series: Series, location: LaneLocation): void;
   detachLocation(series: Series, location: LaneLocation): void;
   /**
-   * Runs `hook(slot)` just before a slot is sealed (slot -1: an interval no lane could write). Returns a
-   * function that removes the hook.
+   * Runs `hook(slot, ahead)` just before a slot is sealed (slot -1: an interval no lane could write). `ahead`:
+   * how many intervals after the one sealed are open or waiting for their seal (0 for flush()'s cut), so the
+   * slots from `slot` to `slot + ahead` (mod slots) still belong to unsealed windows and every other slot to
+   * sealed ones. Returns a function that removes the hook.
    */
-  onBeforeSeal(hook: (slot: number) => void): () => void;
+  onBeforeSeal(hook: (slot: number, ahead: number) => void): () => void;
+  /**
+   * Runs `hook(final)` in flush() just before it cuts the open interval; `final` is true for shutdown()'s last
+   * flush, which has closed the worker lanes' clock first. A returned promise is awaited (within shutdown's
+   * deadline) before the cut. Returns a function that removes the hook.
+   */
+  onFlush(hook: (final: boolean) => void | Promise<void>): () => void;
+  /**
+   * After the grace, a seal waits 1 ms more while `held(slot)` is true (a worker's record in that slot is still
+   * half-written), up to half an interval after the boundary. Returns a function that removes the check.
+   */
+  holdSealWhile(held: (slot: number) => boolean): () => void;
   /** Delays each seal by at least `ms` after the boundary, so a worker's record racing it lands first. */
   requestSealGrace(ms: number): void;
 }

@@ -13,11 +13,12 @@ import type { Counter, Gauge, Histogram, InstrumentOptions } from '../core/api.j
 import { bucketMapping } from '../core/exponential-histogram.js';
 import type { DropRecorder } from '../core/handles.js';
 import { InstrumentRegistry } from '../core/instrument-registry.js';
-import { PageAllocator } from '../core/pages.js';
+import { allocateBuckets, PageAllocator, PAGE_SIZE } from '../core/pages.js';
 import { ConfigError, ConfigErrorCode } from '../core/errors.js';
-import { OVERFLOW_LABELS, SeriesTable, type Family, type MetricDefinition, type Series, type TableOptions } from '../core/series.js';
+import { OVERFLOW_LABELS, Series, SeriesTable, type Handle, type MetricDefinition, type TableOptions } from '../core/series.js';
 import type { Labels, MetricKind } from '../core/window.js';
 import { LINK_TAG, type LaneMessage, type PortMessage, type SyncedMessage, type WorkerLink } from './protocol.js';
+import { SequencedCounterHandle, SequencedGaugeHandle, SequencedHistogramHandle } from './sequenced-handles.js';
 
 export interface WorkerMetrics {
   readonly intervalMs: number;
@@ -66,22 +67,41 @@ function assertLink(link: unknown): asserts link is WorkerLink {
   if (!(candidate.clock instanceof SharedArrayBuffer)) throw new ConfigError('connectMetrics(link): link.clock must be a SharedArrayBuffer');
 }
 
-/** A SeriesTable that tells the main thread about every series it creates (once each). */
+/**
+ * A SeriesTable whose series record through sequenced handles (src/workers/sequenced-handles.ts) and that tells
+ * the main thread about every series it creates (once each).
+ */
 class AnnouncingTable extends SeriesTable {
   constructor(
     options: TableOptions,
+    /** Per page: the `begun` words of its slots and series. */
+    private readonly begun: readonly Float64Array[],
     private readonly post: (message: LaneMessage) => void,
   ) {
     super(options);
   }
 
   override create(definition: MetricDefinition, labels: Labels, labelKey: string): Series {
-    const series = super.create(definition, labels, labelKey);
-    const buckets = series.local.buckets;
+    const { allocator, clock, mapping, drops } = this.options;
+    const { page, index, pageNumber } = allocator.allocate();
+    const begun = this.begun[pageNumber];
+    let buckets: Uint32Array | null = null;
+    let handle: SequencedCounterHandle | SequencedGaugeHandle | SequencedHistogramHandle;
+    if (definition.kind === 'counter') {
+      handle = new SequencedCounterHandle(clock, page, begun, index, definition.name, drops);
+    } else if (definition.kind === 'gauge') {
+      handle = new SequencedGaugeHandle(clock, page, begun, index, definition.name, drops);
+    } else {
+      buckets = allocateBuckets(allocator.slots, mapping.size, true);
+      handle = new SequencedHistogramHandle(clock, page, begun, index, buckets, mapping.tables, mapping.size, definition.name, drops);
+    }
+    // The instruments only call add / set / record / startTimer, which the sequenced handles implement.
+    const series = new Series(definition, labels, labelKey, { page, index, buckets }, pageNumber, handle as unknown as Handle, this.options.now());
+    this.all.add(series);
     this.post({
       type: 'series',
-      page: series.pageNumber,
-      index: series.local.index,
+      page: pageNumber,
+      index,
       buckets: buckets === null ? null : (buckets.buffer as SharedArrayBuffer),
       name: definition.name,
       kind: definition.kind,
@@ -112,13 +132,17 @@ class WorkerConnection implements WorkerMetrics {
     const post = (message: LaneMessage) => {
       if (!this.closed) this.port.postMessage(message);
     };
-    const allocator = new PageAllocator(link.slots, true, (page, pageNumber) =>
-      post({ type: 'page', page: pageNumber, buffer: page.buffer as SharedArrayBuffer }),
-    );
+    const begun: Float64Array[] = [];
+    const allocator = new PageAllocator(link.slots, true, (page, pageNumber) => {
+      const words = new Float64Array(new SharedArrayBuffer(link.slots * PAGE_SIZE * Float64Array.BYTES_PER_ELEMENT));
+      begun[pageNumber] = words;
+      post({ type: 'page', page: pageNumber, buffer: page.buffer as SharedArrayBuffer, begun: words.buffer as SharedArrayBuffer });
+    });
     const drops: DropRecorder = { drop: (metric, reason) => this.dropped.add(1, { metric, reason }) };
     this.table = new AnnouncingTable(
       {
-        clock: new Int32Array(link.clock),
+        // Element 1 of the main thread's clock: the slot worker lanes write (-1 once shutdown closed them).
+        clock: new Int32Array(link.clock, Int32Array.BYTES_PER_ELEMENT, 1),
         allocator,
         mapping: bucketMapping(link.histogramScale),
         maxSeriesPerMetric: link.maxSeriesPerMetric,
@@ -127,6 +151,7 @@ class WorkerConnection implements WorkerMetrics {
         now: () => 0,
         shared: true,
       },
+      begun,
       post,
     );
     this.instruments = new InstrumentRegistry(this.table);

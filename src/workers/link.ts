@@ -3,24 +3,28 @@
  * main lane); this module receives one message per new page and per new series over the worker's MessagePort and
  * adds the worker's location to the canonical Series of the main registry, so the sealer merges every lane into
  * the same Window. When the port closes (the worker exited, crashed, was terminated or called close()), the lane
- * stays until every slot it wrote has been sealed, then its locations are dropped: counter totals stay in
+ * stays until everything it wrote has been sealed, then its locations are dropped: counter totals stay in
  * `Series.total`, the worker's gauge contribution goes away.
  *
- * The main thread never clears a worker's count, sum or buckets (see Lane): totals are exact however the threads
- * are scheduled, and a worker's crash cannot touch another lane (each has its own buffers).
+ * Before each seal every lane is copied into main-thread mirrors (src/workers/lane-copy.ts: whole records only,
+ * lock-free): the slot being sealed into its own window, and every other slot that is not open into that same
+ * window, so a record that straggled across a boundary lands in the window of its second when that window is
+ * not sealed yet, else in the next one; flush() does the same with the open slot, so after flush() every record
+ * a worker finished before it is delivered. shutdown() first closes the worker lanes' clock (records afterwards
+ * write nothing), waits for records in flight to finish, then copies every slot: totals are exact.
  *
  * Grace: with a worker attached, the registry seals `sealGraceMs` (20 ms, at most a fifth of the interval) after
  * advancing the clock, so a record that read the old slot just before the boundary is finished when the slot is
- * read, and lands in its own window. A record whose thread is descheduled for longer than the grace between reading
- * the clock and its last store is still counted, once, in the same slot's next window (`slots` intervals later).
+ * read, and lands in its own window.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Metrics } from '../core/api.js';
-import { bucketMapping, bucketRepresentative, type BucketMapping } from '../core/exponential-histogram.js';
+import { bucketMapping, type BucketMapping } from '../core/exponential-histogram.js';
 import { allocateBuckets, allocatePage, PAGE_SIZE, pageByteLength, viewPage, type Page } from '../core/pages.js';
 import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import type { LaneLocation, Series } from '../core/series.js';
 import { workerPortOf, type WorkerPort } from '../core/worker-port.js';
+import { LaneCopier, type CopyProbe, type CopyStats, type HeldSeries, type MirroredPage } from './lane-copy.js';
 import { LINK_TAG, type LaneMessage, type PortMessage, type SyncedMessage, type WorkerLink } from './protocol.js';
 
 /** Delay between a boundary and its seal once a worker may write (never more than a fifth of the interval). */
@@ -28,6 +32,9 @@ export const WORKER_SEAL_GRACE_MS = 20;
 
 /** A closed lane whose slots are still not all sealed after this many checks (one per interval) is dropped anyway: the registry is no longer sealing. */
 const MAX_DRAIN_CHECKS_PER_SLOT = 4;
+
+/** Seals after a lane's port closed before its records are copied without the in-flight check (the thread ended mid-record). */
+const SEALS_BEFORE_TRUSTING_A_CLOSED_LANE = 2;
 
 let nextRegistryId = 1;
 const hubs = new WeakMap<WorkerPort, Hub>();
@@ -77,6 +84,19 @@ export function workerLaneCount(metrics: Metrics): number {
   return port === undefined ? 0 : (hubs.get(port)?.lanes.size ?? 0);
 }
 
+/** Diagnostics (tests, bench): records copied from worker lanes, stragglers among them, slots left for a later seal. */
+export function workerLaneStats(metrics: Metrics): Readonly<CopyStats> {
+  const port = workerPortOf(metrics);
+  const hub = port === undefined ? undefined : hubs.get(port);
+  return { ...(hub?.copier.stats ?? { records: 0, stragglers: 0, deferred: 0, retries: 0 }) };
+}
+
+/** Test hook: runs between the reads of every copy, so a test can interleave a writer's steps. */
+export function setCopyProbe(metrics: Metrics, probe: CopyProbe | undefined): void {
+  const port = workerPortOf(metrics);
+  if (port !== undefined) hubOf(metrics, 'setCopyProbe').copier.probe = probe;
+}
+
 function isPortMessage(message: unknown): message is PortMessage {
   if (typeof message !== 'object' || message === null) return false;
   const candidate = message as Partial<PortMessage>;
@@ -111,17 +131,40 @@ class Hub {
   readonly slots: number;
   readonly mapping: BucketMapping;
   readonly bucketsLength: number;
+  readonly copier: LaneCopier;
+  /** shutdown() is collecting the last records: closed lanes are copied without waiting. */
+  closing = false;
   private readonly warned = new Set<string>();
 
   constructor(readonly port: WorkerPort) {
     this.slots = port.slots;
     this.mapping = bucketMapping(port.histogramScale);
     this.bucketsLength = port.slots * (this.mapping.size + 1);
+    this.copier = new LaneCopier(this.mapping);
     port.requestSealGrace(WORKER_SEAL_GRACE_MS);
-    port.onBeforeSeal((slot) => {
-      if (slot < 0) return;
-      for (const lane of this.lanes) lane.copy(slot);
+    port.onBeforeSeal((slot, ahead) => {
+      if (slot >= 0) for (const lane of this.lanes) lane.collect(slot, ahead);
     });
+    port.holdSealWhile((slot) => {
+      for (const lane of this.lanes) if (lane.inFlight(slot)) return true;
+      return false;
+    });
+    port.onFlush((final) => (final ? this.quiesce() : undefined));
+  }
+
+  /**
+   * shutdown(): the worker clock is closed, so no record starts in a slot any more. Waits the seal grace (a record
+   * that read the clock just before) and then until no record is half-written, at most one interval.
+   */
+  private async quiesce(): Promise<void> {
+    this.closing = true;
+    if (this.lanes.size === 0) return;
+    const grace = Math.min(WORKER_SEAL_GRACE_MS, Math.floor(this.port.intervalMs / 5));
+    await new Promise((resolve) => setTimeout(resolve, grace));
+    const deadline = Date.now() + this.port.intervalMs;
+    while (Date.now() < deadline && [...this.lanes].some((lane) => lane.inFlight())) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   link(): WorkerLink {
@@ -162,165 +205,60 @@ class Hub {
   }
 }
 
-/** A worker page with the main thread's mirror of it and what has been copied so far. */
-interface MirroredPage {
-  readonly worker: Page;
-  /** Main-thread page the sealer reads and clears, like the main lane. */
-  readonly mirror: Page;
-  /** Per slot and series: the worker's cumulative count and sum already copied into the mirror. */
-  readonly copiedCount: Float64Array;
-  readonly copiedSum: Float64Array;
-}
-
-interface BucketsCopied {
-  /** Lowest and highest dense bucket that grew. */
-  low: number;
-  high: number;
-  zeros: number;
-  /** Increments copied, zero bucket included. */
-  records: number;
-}
-
-interface HeldSeries {
-  readonly series: Series;
-  /** Histograms: dense bucket indexes this lane has ever had records in (the range copies scan). */
-  hullLow: number;
-  hullHigh: number;
-  /** The mirror location merged into the series. */
-  readonly location: LaneLocation;
-  readonly page: MirroredPage;
-  readonly index: number;
-  readonly gauge: boolean;
-  readonly workerBuckets: Uint32Array | null;
-  readonly copiedBuckets: Uint32Array | null;
-}
-
 /**
- * One worker's lane as the main thread sees it. The worker's slots are never cleared by this thread: count, sum
- * and buckets only grow there, and before each seal the new part (cumulative minus already copied) is added into a
- * main-thread mirror that the sealer reads and clears as it does the main lane. Clearing memory that another
- * thread read-modify-writes would double-count or lose a whole slot whenever that thread is descheduled in the
- * middle of a record; reading by difference cannot, however late a record lands (it then counts in the slot's
- * next window). Only min and max are reset in the worker's memory, where a racing record can at worst leave its
- * value out of one window's min / max.
+ * One worker's lane as the main thread sees it: its pages and series, each with a main-thread mirror that the
+ * sealer reads and clears as it does the main lane. The worker's own slots are never cleared by this thread
+ * (src/workers/lane-copy.ts copies them by difference).
  */
 class Lane {
   private readonly pages: MirroredPage[] = [];
   private readonly held: HeldSeries[] = [];
   private drainChecks = 0;
   private detached = false;
+  private closed = false;
+  private sealsSinceClose = 0;
 
   constructor(
     private readonly hub: Hub,
     private readonly port: MessagePort,
   ) {
     port.on('message', (message: LaneMessage) => this.receive(message));
-    port.once('close', () => this.drain());
+    port.once('close', () => {
+      this.closed = true;
+      this.drain();
+    });
     // The lane must not keep the main process alive; the worker itself does, as long as it runs.
     port.unref();
   }
 
   /**
-   * Adds what the worker recorded in `slot` since the last copy to the mirror. The count is read first: the
-   * handles store it last, so every counted record's other fields are already there. A record still in flight
-   * may show its sum or buckets before its count; they are copied with this window and its count with the next
-   * one of the slot, so every total stays exact.
+   * Before the seal of `slot`: copies every slot of a window already sealed (records that straggled into it:
+   * they join this window), then `slot` itself (its min / max restart unless it is the open slot, cut by
+   * flush()). The `ahead` slots after `slot` belong to windows not sealed yet and wait for their own seal.
    */
-  copy(slot: number): void {
-    const { mapping } = this.hub;
+  collect(slot: number, ahead: number): void {
+    const { copier, slots } = this.hub;
+    if (this.closed) this.sealsSinceClose++;
+    // A thread that ended mid-record leaves its slot "in flight" forever: once it is surely gone, read it as it is.
+    const trusted = this.closed && (this.hub.closing || this.sealsSinceClose > SEALS_BEFORE_TRUSTING_A_CLOSED_LANE);
     for (const held of this.held) {
-      const { worker, mirror, copiedCount, copiedSum } = held.page;
-      const o = slot * PAGE_SIZE + held.index;
-      const count = worker.count[o];
-      const fresh = count - copiedCount[o];
-      if (fresh === 0) continue;
-      copiedCount[o] = count;
-      const sum = worker.sum[o];
-      mirror.count[o] += fresh;
-      mirror.sum[o] += sum - copiedSum[o];
-      copiedSum[o] = sum;
-      let min = worker.min[o];
-      let max = worker.max[o];
-      // A record racing these resets can miss its own min / max store (it compared against the old value).
-      worker.min[o] = Infinity;
-      worker.max[o] = -Infinity;
-      let last = worker.last[o];
-      if (last !== last && held.gauge) last = worker.current[held.index];
-      if (held.workerBuckets !== null) {
-        const grown = this.copyBuckets(held, slot, min, max, fresh);
-        // Widen min / max to every bucket copied, so the sealer reads and clears all of them; a racing record's
-        // value is then known to its bucket's precision.
-        const valid = min <= max;
-        if (grown.low <= grown.high) {
-          if (!valid || min === 0 || grown.low < mapping.denseIndex(min)) {
-            min = Math.min(valid ? min : Infinity, bucketRepresentative(mapping, mapping.offset + grown.low));
-          }
-          if (!valid || max === 0 || grown.high > mapping.denseIndex(max)) {
-            max = Math.max(valid ? max : -Infinity, bucketRepresentative(mapping, mapping.offset + grown.high));
-          }
-        }
-        if (grown.zeros > 0) {
-          min = Math.min(min, 0);
-          max = Math.max(max, 0);
-        }
-      } else if (!(min <= max)) {
-        min = max = last;
-      }
-      if (min < mirror.min[o]) mirror.min[o] = min;
-      if (max > mirror.max[o]) mirror.max[o] = max;
-      mirror.last[o] = last;
+      for (let after = ahead + 1; after < slots; after++) this.copy(held, (slot + after) % slots, slot, true, trusted);
+      this.copy(held, slot, slot, ahead > 0, trusted);
     }
   }
 
-  /**
-   * Copies bucket increments over [index(min), index(max)]. When they do not account for every new record, one
-   * raced the min / max reset and its bucket lies in a range copied before: the rest of those ranges is scanned
-   * too. Returns the lowest and highest dense bucket that grew, and the new zero values.
-   */
-  private copyBuckets(held: HeldSeries, slot: number, min: number, max: number, fresh: number): BucketsCopied {
-    const { mapping } = this.hub;
-    const zero = slot * (mapping.size + 1) + mapping.size;
-    const workerBuckets = held.workerBuckets as Uint32Array;
-    const copied = held.copiedBuckets as Uint32Array;
-    const zeros = (workerBuckets[zero] - copied[zero]) >>> 0;
-    (held.location.buckets as Uint32Array)[zero] += zeros;
-    copied[zero] = workerBuckets[zero];
-    const grown: BucketsCopied = { low: Infinity, high: -Infinity, zeros, records: zeros };
-    let low = Infinity;
-    let high = -Infinity;
-    if (min <= max && max > 0) {
-      low = min > 0 ? mapping.denseIndex(min) : 0;
-      high = mapping.denseIndex(max);
-      this.copyRange(held, slot, low, high, grown);
-    }
-    if (grown.records < fresh && low > high) {
-      this.copyRange(held, slot, held.hullLow, held.hullHigh, grown);
-    } else if (grown.records < fresh) {
-      this.copyRange(held, slot, held.hullLow, Math.min(held.hullHigh, low - 1), grown);
-      this.copyRange(held, slot, Math.max(held.hullLow, high + 1), held.hullHigh, grown);
-    }
-    if (low < held.hullLow) held.hullLow = low;
-    if (high > held.hullHigh) held.hullHigh = high;
-    return grown;
+  private copy(held: HeldSeries, source: number, target: number, reset: boolean, trusted: boolean): void {
+    const { copier } = this.hub;
+    // shutdown's last copy, after waiting an interval for the record to finish: the thread is stopped or gone;
+    // read the slot as it is rather than lose every record in it.
+    if (!copier.copy(held, source, target, reset, trusted) && this.hub.closing) copier.copy(held, source, target, false, true);
   }
 
-  private copyRange(held: HeldSeries, slot: number, low: number, high: number, grown: BucketsCopied): void {
-    const base = slot * (this.hub.mapping.size + 1);
-    const workerBuckets = held.workerBuckets as Uint32Array;
-    const copied = held.copiedBuckets as Uint32Array;
-    const mirror = held.location.buckets as Uint32Array;
-    for (let i = low; i <= high; i++) {
-      const now = workerBuckets[base + i];
-      // >>> 0 keeps the difference right when a cumulative bucket wraps past 2^32.
-      const added = (now - copied[base + i]) >>> 0;
-      if (added !== 0) {
-        mirror[base + i] += added;
-        copied[base + i] = now;
-        grown.records += added;
-        if (i < grown.low) grown.low = i;
-        if (i > grown.high) grown.high = i;
-      }
-    }
+  /** True when a record of a running worker is half-written in `slot` (or in any slot). */
+  inFlight(slot?: number): boolean {
+    if (this.closed) return false;
+    for (const held of this.held) if (this.hub.copier.inFlight(held, this.hub.slots, slot)) return true;
+    return false;
   }
 
   private receive(message: LaneMessage): void {
@@ -330,10 +268,13 @@ class Lane {
       const valid =
         message.page === this.pages.length &&
         message.buffer instanceof SharedArrayBuffer &&
-        message.buffer.byteLength === pageByteLength(slots);
+        message.buffer.byteLength === pageByteLength(slots) &&
+        message.begun instanceof SharedArrayBuffer &&
+        message.begun.byteLength === slots * PAGE_SIZE * Float64Array.BYTES_PER_ELEMENT;
       if (valid) {
         this.pages.push({
           worker: viewPage(message.buffer, slots),
+          begun: new Float64Array(message.begun),
           mirror: allocatePage(slots, false),
           copiedCount: new Float64Array(slots * PAGE_SIZE),
           copiedSum: new Float64Array(slots * PAGE_SIZE),
@@ -378,8 +319,6 @@ class Lane {
       gauge: message.kind === 'gauge',
       workerBuckets,
       copiedBuckets: workerBuckets === null ? null : new Uint32Array(workerBuckets.length),
-      hullLow: Infinity,
-      hullHigh: -Infinity,
     });
   }
 

@@ -7,7 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Labels, MetricKind } from '../core/window.js';
 
 /** Tag and protocol version of a link; a link from another version of the package is refused, not misread. */
-export const LINK_TAG = 'scalesignal.worker-link/1';
+export const LINK_TAG = 'scalesignal.worker-link/2';
 
 /**
  * Everything a worker needs to record into the main thread's windows. Structured-cloneable: put it in
@@ -18,7 +18,7 @@ export interface WorkerLink {
   readonly scalesignal: typeof LINK_TAG;
   /** Identifies the main thread's registry, so a pool worker's port reaches the right one. */
   readonly registry: number;
-  /** The main thread's clock: element 0 is the slot every lane writes to now. */
+  /** The main thread's clock: element 1 is the slot worker lanes write to now (-1 once shutdown closed them). */
   readonly clock: SharedArrayBuffer;
   readonly intervalMs: number;
   readonly slots: number;
@@ -29,7 +29,13 @@ export interface WorkerLink {
 
 /** Worker -> main, over the lane's port. */
 export type LaneMessage =
-  | { readonly type: 'page'; readonly page: number; readonly buffer: SharedArrayBuffer }
+  | {
+      readonly type: 'page';
+      readonly page: number;
+      readonly buffer: SharedArrayBuffer;
+      /** Per slot and series: the count a record in flight will reach (see src/workers/sequenced-handles.ts). */
+      readonly begun: SharedArrayBuffer;
+    }
   | {
       readonly type: 'series';
       readonly page: number;

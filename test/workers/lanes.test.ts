@@ -4,7 +4,7 @@ import { createMetrics } from '../../src/index.js';
 import type { Metrics } from '../../src/core/api.js';
 import type { Window } from '../../src/core/window.js';
 import { createWorkerLink, WORKER_SEAL_GRACE_MS } from '../../src/workers/index.js';
-import { workerLaneCount } from '../../src/workers/link.js';
+import { workerLaneCount, workerLaneStats } from '../../src/workers/link.js';
 import { collectSink, find } from '../helpers/collect.js';
 import type { Report, Tally } from './fixtures/recorder.js';
 import { exited, nextMessage, tsWorker, until } from './spawn.js';
@@ -51,39 +51,50 @@ function valueSumOf(n: number): number {
 }
 
 /**
- * Every window holds exactly what the worker saw land in it, plus at most the iterations during which the clock
- * moved into or out of it (or, for a thread descheduled longer than the grace mid-record, the iterations that
- * moved out of the same slot earlier: they land in the slot's next window); summed over all windows, every
- * iteration exactly once.
+ * No record lands in a window before its second; each lands in the window of its second or, when its thread was
+ * descheduled across the seal, a later one; summed over all windows, every iteration exactly once; no window is
+ * torn (a counter sum is a multiple of UNIT, a histogram's count equals its bucket total, min / max bound its
+ * values). Returns the iterations known to belong to a window that were delivered in a later one.
  */
-function expectWindowsMatch(windows: Window[], report: Report): void {
-  const exact = new Map(report.exact.map((t) => [t.sequence, t]));
-  const mayLandIn = (t: Tally, sequence: number) =>
-    (sequence >= t.sequence && sequence <= (t.until as number)) ||
-    (sequence > t.sequence && ((sequence - t.sequence) % SLOTS === 0 || (sequence - (t.until as number)) % SLOTS === 0));
+function expectWindowsMatch(windows: Window[], report: Report): number {
   const unitWindows = byWindow(windows, 'test.units', { worker: report.worker });
   const valueWindows = byWindow(windows, 'test.values', { worker: report.worker });
+  let deliveredUnits = 0;
+  let deliveredCount = 0;
+  let late = 0;
   for (let i = 0; i < windows.length; i++) {
     const sequence = unitWindows[i].sequence;
-    const known = exact.get(sequence)?.iterations ?? 0;
-    const slack = sumOf(
-      report.straddled.filter((t) => mayLandIn(t, sequence)),
-      (t) => t.iterations,
-    );
     const units = unitWindows[i].series?.sum ?? 0;
-    const count = valueWindows[i].series?.count ?? 0;
+    const values = valueWindows[i].series;
+    const count = values?.count ?? 0;
     expect(units % UNIT, `torn counter sum in window ${sequence}`).toBe(0);
-    expect(units / UNIT, `window ${sequence} of ${report.worker}`).toBeGreaterThanOrEqual(known);
-    expect(units / UNIT, `window ${sequence} of ${report.worker}`).toBeLessThanOrEqual(known + slack);
-    expect(count, `window ${sequence} of ${report.worker}`).toBeGreaterThanOrEqual(known);
-    expect(count, `window ${sequence} of ${report.worker}`).toBeLessThanOrEqual(known + slack);
-    const valueSum = valueWindows[i].series?.sum ?? 0;
-    expect(Number.isInteger(valueSum), `torn histogram sum in window ${sequence}`).toBe(true);
+    expect(Number.isInteger(values?.sum ?? 0), `torn histogram sum in window ${sequence}`).toBe(true);
+    const buckets = values?.buckets;
+    const inBuckets = (buckets?.zeroCount ?? 0) + (buckets?.counts.reduce((a, b) => a + b, 0) ?? 0);
+    expect(inBuckets, `histogram count vs buckets in window ${sequence}`).toBe(count);
+    if (count > 0) {
+      // Values are 1..7: min / max may widen to a bucket bound (0.55 %), never past it.
+      expect(values!.min, `min of window ${sequence}`).toBeGreaterThanOrEqual(1 / 1.006);
+      expect(values!.max, `max of window ${sequence}`).toBeLessThanOrEqual(7 * 1.006);
+      expect(values!.sum).toBeGreaterThanOrEqual(count * values!.min);
+      expect(values!.sum).toBeLessThanOrEqual(count * values!.max);
+    }
+    deliveredUnits += units / UNIT;
+    deliveredCount += count;
+    // Everything recorded up to this window's second, counting iterations that straddled into it.
+    const recordedSoFar =
+      sumOf(report.exact.filter((t) => t.sequence <= sequence), (t) => t.iterations) +
+      sumOf(report.straddled.filter((t) => t.sequence <= sequence), (t) => t.iterations);
+    expect(deliveredUnits, `window ${sequence} of ${report.worker} holds records of a later second`).toBeLessThanOrEqual(recordedSoFar);
+    expect(deliveredCount, `window ${sequence} of ${report.worker} holds records of a later second`).toBeLessThanOrEqual(recordedSoFar);
+    const known = report.exact.find((t) => t.sequence === sequence)?.iterations ?? 0;
+    late += Math.max(0, known - count);
   }
   expect(sumOf(report.exact, (t) => t.iterations) + sumOf(report.straddled, (t) => t.iterations)).toBe(report.iterations);
   expect(unitWindows.reduce((total, w) => total + (w.series?.sum ?? 0), 0)).toBe(report.iterations * UNIT);
   expect(valueWindows.reduce((total, w) => total + (w.series?.count ?? 0), 0)).toBe(report.iterations);
   expect(valueWindows.reduce((total, w) => total + (w.series?.sum ?? 0), 0)).toBe(report.valueSum);
+  return late;
 }
 
 describe('worker lanes', () => {
@@ -138,7 +149,8 @@ describe('worker lanes', () => {
     await m.shutdown();
     const windows = sink.windows;
 
-    for (const report of [...done, await leavingReport]) expectWindowsMatch(windows, report);
+    let late = 0;
+    for (const report of [...done, await leavingReport]) late += expectWindowsMatch(windows, report);
     expect((await leavingReport).iterations).toBe(RECORDS / 4);
 
     // The crashed worker threw at a known iteration: everything it recorded before is there.
@@ -166,8 +178,9 @@ describe('worker lanes', () => {
     expect(find(last, 'test.units', { worker: 'w0' })?.total).toBe(RECORDS * UNIT);
     expect(find(last, 'test.held')?.last).toBe(0);
     expect(windows.filter((w) => w.series.some((s) => s.name === 'test.units')).length).toBeGreaterThan(25);
-    // Straddling a boundary is rare: the per-window check above is nearly exact.
-    const straddled = done.reduce((total, r) => total + sumOf(r.straddled, (t) => t.iterations), 0);
-    expect(straddled).toBeLessThan(4 * RECORDS * 0.001);
+    // Landing in a later window is rare: a seal waits for a record caught half-written.
+    const iterations = 4 * RECORDS + RECORDS / 4;
+    console.log(`worker lanes: ${late} of ${iterations} iterations in a later window; copies ${JSON.stringify(workerLaneStats(m))}`);
+    expect(late).toBeLessThan(iterations * 0.01);
   });
 });
