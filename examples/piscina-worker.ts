@@ -31,15 +31,17 @@ pool.on('message', acceptMetricsPort);
 metrics.gauge('pool.queue.depth', { unit: '{task}', description: 'Tasks waiting for a worker', observe: () => pool.queueSize });
 
 // Load: tasks of 2-6 ms at ~150/s (well within two workers' capacity), then ~600/s for the second half.
+// One AbortController per task: piscina adds an 'abort' listener to the signal of every queued task, so one
+// signal shared by hundreds of queued tasks would pass Node's 10-listener warning (MaxListenersExceededWarning).
 const started = Date.now();
-const stop = new AbortController();
-const pending = new Set<Promise<unknown>>();
+const pending = new Map<Promise<unknown>, AbortController>();
 const timer = setInterval(() => {
   const elapsed = (Date.now() - started) / 1000;
   const perTick = elapsed < seconds / 2 ? 3 : 12;
   for (let i = 0; i < perTick; i++) {
-    const task = pool.run({ cost: 2 + Math.random() * 4 }, { signal: stop.signal });
-    pending.add(task);
+    const controller = new AbortController();
+    const task = pool.run({ cost: 2 + Math.random() * 4 }, { signal: controller.signal });
+    pending.set(task, controller);
     void task.catch(() => {}).finally(() => pending.delete(task));
   }
 }, 20);
@@ -47,7 +49,8 @@ const timer = setInterval(() => {
 await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 clearInterval(timer);
 // Drop what is still queued: the point was the surge, not draining it.
-stop.abort();
-await Promise.allSettled([...pending]);
+for (const controller of pending.values()) controller.abort();
+await Promise.allSettled([...pending.keys()]);
 await pool.destroy();
+// The workers are gone; shutdown() still delivers every record they made (their lanes are read one last time).
 await metrics.shutdown();
