@@ -24,7 +24,7 @@ import { connectMetrics, createWorkerLink, type WorkerLink, type WorkerMetrics }
 import { workerLaneStats } from '../src/workers/link.js';
 
 const LOOP = 3_000_000;
-const LOOP_RUNS = 7;
+const LOOP_RUNS = 15;
 const SERIES = { counters: 60, gauges: 20, histograms: 20 };
 const SEALS = 300;
 const WARMUP_SEALS = 300;
@@ -47,28 +47,58 @@ const STRAGGLER_SECONDS = 6;
 
 type Instruments = Pick<WorkerMetrics, 'counter' | 'gauge' | 'histogram'>;
 
-/** Runs identically on the main thread and in a worker. */
-async function recordCost(metrics: Instruments): Promise<RecordCost> {
+type LoopKind = 'baseline' | 'histogram' | 'counter';
+
+/** Runs identically on the main thread and in a worker: mitata p50s, and one timed tight loop of a kind on demand. */
+async function recordCost(metrics: Instruments): Promise<{ cost: RecordCost; loop: (kind: LoopKind) => number }> {
   const histogram = metrics.histogram('bench.latency', { unit: 'ms' }).bind({ route: '/pay' });
   const counter = metrics.counter('bench.requests').bind({ route: '/pay' });
   const p50 = async (fn: () => void) => (await measure(fn, { min_cpu_time: 500 * 1e6 })).p50;
   const baselineP50 = await p50(() => do_not_optimize(next()));
   const histogramP50 = (await p50(() => histogram.record(next()))) - baselineP50;
   const counterP50 = await p50(() => counter.add(1));
-  // Best of several runs: on a shared machine, noise only ever adds time.
-  const loop = (fn: () => void) => {
-    let best = Infinity;
-    for (let run = 0; run < LOOP_RUNS; run++) {
+  // One function per kind, so each call site stays monomorphic.
+  const loops: Record<LoopKind, () => number> = {
+    baseline: () => {
       const start = process.hrtime.bigint();
-      for (let i = 0; i < LOOP; i++) fn();
-      best = Math.min(best, Number(process.hrtime.bigint() - start) / LOOP);
-    }
-    return best;
+      for (let i = 0; i < LOOP; i++) do_not_optimize(next());
+      return Number(process.hrtime.bigint() - start) / LOOP;
+    },
+    histogram: () => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < LOOP; i++) histogram.record(next());
+      return Number(process.hrtime.bigint() - start) / LOOP;
+    },
+    counter: () => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < LOOP; i++) counter.add(1);
+      return Number(process.hrtime.bigint() - start) / LOOP;
+    },
   };
-  const loopBaseline = loop(() => do_not_optimize(next()));
-  const histogramLoopNs = loop(() => histogram.record(next())) - loopBaseline;
-  const counterLoopNs = loop(() => counter.add(1));
-  return { histogramP50, counterP50, baselineP50, histogramLoopNs, counterLoopNs };
+  return {
+    cost: { histogramP50, counterP50, baselineP50, histogramLoopNs: NaN, counterLoopNs: NaN },
+    loop: (kind) => loops[kind](),
+  };
+}
+
+/**
+ * Tight loops, main thread and worker alternating run by run (one at a time: two cores here), best of LOOP_RUNS
+ * each: on a shared machine noise only ever adds time, and alternating exposes both sides to the same load.
+ */
+async function alternateLoops(main: (kind: LoopKind) => number, worker: Worker): Promise<Record<'main' | 'worker', Record<LoopKind, number>>> {
+  const best = {
+    main: { baseline: Infinity, histogram: Infinity, counter: Infinity },
+    worker: { baseline: Infinity, histogram: Infinity, counter: Infinity },
+  };
+  for (let run = 0; run < LOOP_RUNS; run++) {
+    for (const kind of ['baseline', 'histogram', 'counter'] as const) {
+      best.main[kind] = Math.min(best.main[kind], main(kind));
+      const answer = reply(worker);
+      worker.postMessage({ loop: kind });
+      best.worker[kind] = Math.min(best.worker[kind], (await answer) as number);
+    }
+  }
+  return best;
 }
 
 /** The 100 series every lane declares: same names and labels everywhere, so each worker adds one location to each. */
@@ -111,11 +141,21 @@ async function main(): Promise<void> {
 
   // 1. Record cost: main thread first, then the same code in a worker (one at a time: two cores here).
   const recordMetrics = createMetrics({ service: 'bench', sinks: [], eventLoop: false, intervalMs: 60_000 });
-  const mainCost = await recordCost(recordMetrics);
+  const mainSide = await recordCost(recordMetrics);
+  const mainCost = mainSide.cost;
   const recorder = startWorker('record', createWorkerLink(recordMetrics));
   const workerCost = (await reply(recorder)) as RecordCost;
+  const best = await alternateLoops(mainSide.loop, recorder);
+  mainCost.histogramLoopNs = best.main.histogram - best.main.baseline;
+  mainCost.counterLoopNs = best.main.counter;
+  workerCost.histogramLoopNs = best.worker.histogram - best.worker.baseline;
+  workerCost.counterLoopNs = best.worker.counter;
   await recorder.terminate();
   await recordMetrics.shutdown();
+  if (process.argv.includes('--record-only')) {
+    console.table({ main: roundAll(mainCost), worker: roundAll(workerCost) });
+    return;
+  }
 
   // 2. Seal cost with 0, 1, 2, 4 worker lanes.
   const registry = createMetrics({ service: 'bench', sinks: [], eventLoop: false, intervalMs: 60_000 }) as MetricsRegistry;
@@ -206,7 +246,7 @@ async function main(): Promise<void> {
     node: process.version,
     date: new Date().toISOString(),
     method:
-      'record: mitata p50 per call (histogram minus the input-selection baseline) and the best of 7 tight loops of 3M calls timed with process.hrtime.bigint() (histogram minus the same loop over input selection only), main thread then worker, same code; seal: median and minimum of 300 rounds (after 300 warm-up rounds), each after every lane recorded into all 100 series (20 histograms x 20 values), copy = worker lanes into main-thread mirrors (beforeSeal), seal = Sealer.seal',
+      'record: mitata p50 per call (histogram minus the input-selection baseline), main thread then worker, and the best of 15 tight loops of 3M calls timed with process.hrtime.bigint() (histogram minus the same loop over input selection only), main thread and worker alternating run by run, same code; seal: median and minimum of 300 rounds (after 300 warm-up rounds), each after every lane recorded into all 100 series (20 histograms x 20 values), copy = worker lanes into main-thread mirrors (beforeSeal), seal = Sealer.seal',
     record: {
       mainNs: roundAll(mainCost),
       workerNs: roundAll(workerCost),
@@ -243,7 +283,9 @@ if (!isMainThread) {
   const { scalesignal, role, stop } = workerData as { scalesignal: WorkerLink; role: 'record' | 'seal' | 'spin'; stop?: SharedArrayBuffer };
   const metrics = connectMetrics(scalesignal);
   if (role === 'record') {
-    parentPort!.postMessage(await recordCost(metrics));
+    const { cost, loop } = await recordCost(metrics);
+    parentPort!.on('message', (message: { loop: LoopKind }) => parentPort!.postMessage(loop(message.loop)));
+    parentPort!.postMessage(cost);
   } else if (role === 'spin') {
     const histogram = metrics.histogram('bench.spin.latency', { unit: 'ms' }).bind();
     const counter = metrics.counter('bench.spin.requests').bind();

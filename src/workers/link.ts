@@ -237,21 +237,22 @@ class Lane {
    * flush()). The `ahead` slots after `slot` belong to windows not sealed yet and wait for their own seal.
    */
   collect(slot: number, ahead: number): void {
-    const { copier, slots } = this.hub;
+    const { slots } = this.hub;
     if (this.closed) this.sealsSinceClose++;
-    // A thread that ended mid-record leaves its slot "in flight" forever: once it is surely gone, read it as it is.
-    const trusted = this.closed && (this.hub.closing || this.sealsSinceClose > SEALS_BEFORE_TRUSTING_A_CLOSED_LANE);
     for (const held of this.held) {
-      for (let after = ahead + 1; after < slots; after++) this.copy(held, (slot + after) % slots, slot, true, trusted);
-      this.copy(held, slot, slot, ahead > 0, trusted);
+      for (let after = ahead + 1; after < slots; after++) this.copy(held, (slot + after) % slots, slot, true);
+      this.copy(held, slot, slot, ahead > 0);
     }
   }
 
-  private copy(held: HeldSeries, source: number, target: number, reset: boolean, trusted: boolean): void {
+  private copy(held: HeldSeries, source: number, target: number, reset: boolean): void {
     const { copier } = this.hub;
-    // shutdown's last copy, after waiting an interval for the record to finish: the thread is stopped or gone;
-    // read the slot as it is rather than lose every record in it.
-    if (!copier.copy(held, source, target, reset, trusted) && this.hub.closing) copier.copy(held, source, target, false, true);
+    if (copier.copy(held, source, target, reset, false)) return;
+    // Still half-written after the hold. A thread that ended mid-record leaves it so forever: once its port has
+    // been closed for a few seals, or at shutdown's last copy (after waiting an interval), read the slot as it is
+    // (the buckets are the count) rather than lose every record in it.
+    const gone = this.closed && this.sealsSinceClose > SEALS_BEFORE_TRUSTING_A_CLOSED_LANE;
+    if (gone || this.hub.closing) copier.copy(held, source, target, false, true);
   }
 
   /** True when a record of a running worker is half-written in `slot` (or in any slot). */
