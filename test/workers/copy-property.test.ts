@@ -85,7 +85,7 @@ describe('the copy of a worker lane against a model', () => {
         vi.setSystemTime(T0);
         await run(actions, probe);
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   }, 120_000);
 });

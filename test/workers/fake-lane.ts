@@ -1,7 +1,7 @@
 /**
  * A worker lane played on the main thread, one store at a time: the lane's page, begun words and buckets are
  * announced over a real link's port exactly as connectMetrics() does, and StepWriter performs a histogram record
- * in the same store order as SequencedHistogramHandle.record (src/workers/sequenced-handles.ts), so a test can
+ * in the same order as SequencedHistogramHandle.record (every load, then the stores) (src/workers/sequenced-handles.ts), so a test can
  * stop a record half-way, let the main thread seal or flush, and finish it later.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -26,7 +26,7 @@ function sync(port: MessagePort): Promise<void> {
 }
 
 /** Steps of one record, as SequencedHistogramHandle.record stores them. */
-const STEPS = ['clock', 'begun', 'sum', 'min', 'max', 'bucket', 'count'] as const;
+const STEPS = ['clock', 'load', 'begun', 'sum', 'min', 'max', 'bucket', 'count'] as const;
 
 export class StepWriter {
   /** Next step of the record in progress (0: none in progress). */
@@ -35,6 +35,8 @@ export class StepWriter {
   private o = 0;
   private n = 0;
   private value = 0;
+  private bucketAt = 0;
+  private loaded = { sum: 0, min: 0, max: 0, bucket: 0 };
   /** Every record started: value, the slot the clock showed and the time it started. */
   readonly started: Array<{ value: number; slot: number; at: number; done: boolean }> = [];
 
@@ -60,24 +62,27 @@ export class StepWriter {
         this.o = this.slot * PAGE_SIZE;
         this.started.push({ value: this.value, slot: this.slot, at: Date.now(), done: false });
         break;
-      case 'begun':
+      case 'load':
+        // The handle loads every field before its first store.
+        this.bucketAt = this.slot * (mapping.size + 1) + (this.value > 0 ? mapping.denseIndex(this.value) : mapping.size);
         this.n = page.count[this.o] + 1;
+        this.loaded = { sum: page.sum[this.o], min: page.min[this.o], max: page.max[this.o], bucket: this.buckets[this.bucketAt] };
+        break;
+      case 'begun':
         this.begun[this.o] = this.n;
         break;
       case 'sum':
-        page.sum[this.o] += this.value;
+        page.sum[this.o] = this.loaded.sum + this.value;
         break;
       case 'min':
-        if (this.value < page.min[this.o]) page.min[this.o] = this.value;
+        if (this.value < this.loaded.min) page.min[this.o] = this.value;
         break;
       case 'max':
-        if (this.value > page.max[this.o]) page.max[this.o] = this.value;
+        if (this.value > this.loaded.max) page.max[this.o] = this.value;
         break;
-      case 'bucket': {
-        const bucket = this.value > 0 ? mapping.denseIndex(this.value) : mapping.size;
-        this.buckets[this.slot * (mapping.size + 1) + bucket]++;
+      case 'bucket':
+        this.buckets[this.bucketAt] = this.loaded.bucket + 1;
         break;
-      }
       case 'count':
         page.count[this.o] = this.n;
         (this.started.at(-1) as { done: boolean }).done = true;

