@@ -49,8 +49,8 @@ function expectWholeWindows(windows: Window[]): void {
       if (s.name === 'test.units') expect(s.sum % UNIT, `torn counter window ${s.key} at ${window.timestamp}`).toBe(0);
       if (s.name !== 'test.values' || s.count === 0) continue;
       expect(inBuckets(s), `count vs buckets of ${s.key} at ${window.timestamp}`).toBe(s.count);
-      expect(s.min).toBeGreaterThanOrEqual(1 / 1.006);
-      expect(s.max).toBeLessThanOrEqual(7 * 1.006);
+      expect(s.min).toBeGreaterThanOrEqual(1 / 1.011);
+      expect(s.max).toBeLessThanOrEqual(7 * 1.011);
       expect(Number.isInteger(s.sum), `torn histogram sum of ${s.key} at ${window.timestamp}`).toBe(true);
       expect(s.sum).toBeGreaterThanOrEqual(s.count);
       expect(s.sum).toBeLessThanOrEqual(7 * s.count);
