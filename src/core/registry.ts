@@ -234,7 +234,9 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
       if (sequence > this.clock.openSequence) this.tick(now);
       if (this.graceSeal !== undefined) await this.graceSeal;
       if (final) this.clock.closeWorkerLanes();
-      if (await this.runFlushHooks(final)) {
+      const hooks = this.runFlushHooks(final);
+      if (hooks !== undefined) {
+        await hooks;
         // A boundary may have passed while a hook waited: seal it first, so windows stay in order.
         const later = Date.now();
         if (Math.floor(later / this.intervalMs) > this.clock.openSequence) this.tick(later);
@@ -246,8 +248,8 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
     await Promise.all(this.runners.map((runner) => runner.flushed()));
   }
 
-  /** Runs the flush hooks; true when one of them had to be awaited. Only worker lanes install one. */
-  private async runFlushHooks(final: boolean): Promise<boolean> {
+  /** Runs the flush hooks; a promise only when one of them must be awaited (only worker lanes install one). */
+  private runFlushHooks(final: boolean): Promise<unknown> | undefined {
     const waits: Promise<void>[] = [];
     for (const hook of this.flushHooks) {
       try {
@@ -257,9 +259,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
         this.options.logger.warn(`scalesignal: a flush hook failed: ${String(error)}`);
       }
     }
-    if (waits.length === 0) return false;
-    await Promise.all(waits);
-    return true;
+    return waits.length === 0 ? undefined : Promise.all(waits);
   }
 
   shutdown(options?: ShutdownOptions): Promise<void> {
