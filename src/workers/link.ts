@@ -16,7 +16,7 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Metrics } from '../core/api.js';
-import { bucketMapping, bucketRepresentative, type BucketMapping } from '../core/exponential-histogram.js';
+import { bucketMapping, bucketRepresentative, type BucketMapping } from '../core/histogram/mapping.js';
 import { allocateBuckets, allocatePage, PAGE_SIZE, pageByteLength, viewPage, type Page } from '../core/pages.js';
 import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import type { LaneLocation, Series } from '../core/series.js';
@@ -253,10 +253,10 @@ class Lane {
         const valid = min <= max;
         if (grown.low <= grown.high) {
           if (!valid || min === 0 || grown.low < mapping.denseIndex(min)) {
-            min = Math.min(valid ? min : Infinity, bucketRepresentative(mapping, mapping.offset + grown.low));
+            min = Math.min(valid ? min : Infinity, bucketRepresentative(mapping.scale, mapping.offset + grown.low));
           }
           if (!valid || max === 0 || grown.high > mapping.denseIndex(max)) {
-            max = Math.max(valid ? max : -Infinity, bucketRepresentative(mapping, mapping.offset + grown.high));
+            max = Math.max(valid ? max : -Infinity, bucketRepresentative(mapping.scale, mapping.offset + grown.high));
           }
         }
         if (grown.zeros > 0) {

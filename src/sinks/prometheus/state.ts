@@ -6,7 +6,7 @@ import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from 
 import { addToBounds, boundThresholds, defaultBuckets, invalidBuckets } from './buckets.js';
 import type { Family, Sample } from './families.js';
 import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
-import { quantilesOf, SlidingHistogram } from './quantiles.js';
+import { BucketAccumulator, quantilesInto } from '../../core/histogram/index.js';
 
 export interface BucketsContext {
   /** Canonical name, e.g. `http.server.request.duration`. */
@@ -70,7 +70,7 @@ interface SeriesState {
   perBound: Float64Array;
   recent: RecentWindow[];
   /** Sum of `recent`'s buckets. */
-  readonly sliding: SlidingHistogram;
+  readonly sliding: BucketAccumulator;
 }
 
 export class PrometheusState {
@@ -163,7 +163,7 @@ export class PrometheusState {
   private prune(st: SeriesState): void {
     const cutoff = this.latestEnd - this.options.quantileWindowMs;
     let drop = 0;
-    while (drop < st.recent.length && st.recent[drop].end <= cutoff) st.sliding.remove(st.recent[drop++].buckets);
+    while (drop < st.recent.length && st.recent[drop].end <= cutoff) st.sliding.subtract(st.recent[drop++].buckets);
     if (drop > 0) st.recent.splice(0, drop);
   }
 
@@ -184,7 +184,7 @@ export class PrometheusState {
       sum: 0,
       perBound: new Float64Array(info.bounds.length),
       recent: [],
-      sliding: new SlidingHistogram(),
+      sliding: new BucketAccumulator(),
     };
   }
 
@@ -380,7 +380,8 @@ export class PrometheusState {
       min = 0;
       max = Infinity;
     }
-    const values = quantilesOf(st.sliding, quantiles, min, max);
+    const values = new Array<number>(quantiles.length);
+    quantilesInto(st.sliding, quantiles, min, max, values, st.sliding.total);
     for (let i = 0; i < quantiles.length; i++) out[i].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(values[i]) });
   }
 }
