@@ -25,6 +25,7 @@ import { invalidBuckets } from './prometheus/buckets.js';
 import { Exposition } from './prometheus/exposition.js';
 import { closeServer, createHandler, listen, type ScrapeHandler } from './prometheus/http.js';
 import { quantileSuffix, sanitizeLabelName, sanitizeMetricName } from './prometheus/naming.js';
+import { PROTOBUF_CONTENT_TYPE } from './prometheus/protobuf-exposition.js';
 import { contentType } from './prometheus/render.js';
 import { PrometheusState, type BucketsContext } from './prometheus/state.js';
 
@@ -188,7 +189,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
   const counters = { scrapes: 0, rejected: 0, failed: 0 };
   const handler = createHandler({
     body: (kind, gzip) => exposition.body(kind, gzip),
-    contentType: async (kind) => contentType(await prom, kind),
+    contentType: async (kind) => (kind === 'protobuf' ? PROTOBUF_CONTENT_TYPE : contentType(await prom, kind)),
     gzip: options.gzip ?? true,
     counters,
     onError: (key, error) => report(key, error),
