@@ -32,56 +32,63 @@ export interface NativeHistogram {
 
 const MAX_GAP = 2;
 
+/** Scratch for the histogram being converted: Prometheus index and count of each non-empty bucket. */
+let indexes = new Int32Array(1024);
+let values = new Float64Array(1024);
+
 /** `factor` converts recorded values to the exposed unit (1 when there is no conversion). */
 export function nativeHistogram(buckets: BucketsView, factor: number): NativeHistogram {
   const { scale, offset, counts } = buckets;
+  if (counts.length > indexes.length) {
+    indexes = new Int32Array(counts.length);
+    values = new Float64Array(counts.length);
+  }
+  // 1. Non-empty buckets in Prometheus' indexing.
+  let n = 0;
+  const shift = Math.log2(factor) * 2 ** scale;
+  if (Number.isInteger(shift)) {
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      indexes[n] = offset + i + shift + 1;
+      values[n++] = counts[i];
+    }
+  } else {
+    // Converted buckets keep their order (factor > 0), so equal targets are adjacent: sum them.
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      const target = indexOf(scale, bucketRepresentative(scale, offset + i) * factor) + 1;
+      if (n > 0 && indexes[n - 1] === target) values[n - 1] += counts[i];
+      else {
+        indexes[n] = target;
+        values[n++] = counts[i];
+      }
+    }
+  }
+  // 2. Spans (bridging gaps of up to MAX_GAP empty buckets) and deltas.
   const spans: BucketSpan[] = [];
   const deltas: number[] = [];
+  let previous = 0;
   let spanStart = 0;
   let spanLength = 0;
-  let lastIndex = 0; // Prometheus index of the last bucket written
-  let previous = 0;
-  let pendingIndex = NaN;
-  let pendingCount = 0;
-
-  const write = (index: number, count: number): void => {
-    if (spanLength > 0 && index - lastIndex - 1 <= MAX_GAP) {
-      for (let gap = lastIndex + 1; gap < index; gap++) {
+  for (let k = 0; k < n; k++) {
+    const index = indexes[k];
+    if (k > 0 && index - indexes[k - 1] - 1 <= MAX_GAP) {
+      for (let gap = indexes[k - 1] + 1; gap < index; gap++) {
         deltas.push(-previous);
         previous = 0;
         spanLength++;
       }
-    } else {
-      if (spanLength > 0) spans.push({ offset: spanStart, length: spanLength });
-      spanStart = spans.length === 0 ? index : index - lastIndex - 1;
+    } else if (k > 0) {
+      spans.push({ offset: spanStart, length: spanLength });
+      spanStart = index - indexes[k - 1] - 1; // later spans: the gap after the previous one
       spanLength = 0;
+    } else {
+      spanStart = index; // the first span: absolute
     }
-    deltas.push(count - previous);
-    previous = count;
+    deltas.push(values[k] - previous);
+    previous = values[k];
     spanLength++;
-    lastIndex = index;
-  };
-
-  const shift = Math.log2(factor) * 2 ** scale;
-  const exact = Number.isInteger(shift);
-  for (let i = 0; i < counts.length; i++) {
-    const count = counts[i];
-    if (count === 0) continue;
-    if (exact) {
-      write(offset + i + shift + 1, count);
-      continue;
-    }
-    // Converted buckets keep their order (factor > 0), so equal targets are adjacent: sum them before writing.
-    const target = indexOf(scale, bucketRepresentative(scale, offset + i) * factor) + 1;
-    if (target === pendingIndex) pendingCount += count;
-    else {
-      if (pendingCount > 0) write(pendingIndex, pendingCount);
-      pendingIndex = target;
-      pendingCount = count;
-    }
   }
-  if (pendingCount > 0) write(pendingIndex, pendingCount);
-  // `spanStart` of the first span is absolute; of later ones, the gap after the previous span.
   if (spanLength > 0) spans.push({ offset: spanStart, length: spanLength });
   if (spans.length === 0) spans.push({ offset: 0, length: 0 });
   return { schema: scale, zeroThreshold: ZERO_THRESHOLD, zeroCount: buckets.zeroCount, spans, deltas };

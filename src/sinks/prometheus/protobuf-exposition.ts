@@ -68,21 +68,37 @@ function histogramMetric(w: ProtoWriter, series: HistogramSeries): void {
   if (native.deltas.length > 0) {
     // Packed (one tag and length for every delta): parsers accept packed and unpacked repeated scalars alike.
     w.begin(13);
-    for (const delta of native.deltas) w.sint(delta);
+    const deltas = native.deltas;
+    for (let i = 0; i < deltas.length; i++) w.sint(deltas[i]);
     w.end();
   }
   w.end();
   w.end();
 }
 
+/**
+ * A series' label pairs, sorted by name and encoded once per label object: the sink keeps one frozen object per
+ * series for its lifetime, so a scrape copies bytes instead of sorting and encoding strings (prom-client caches
+ * its formatted label strings the same way).
+ */
+const encodedLabels = new WeakMap<object, Buffer>();
+
 function labels(w: ProtoWriter, shared: Readonly<Record<string, string>>, own: Readonly<Record<string, string>> | undefined): void {
-  const names = Object.keys(shared);
-  if (own !== undefined) for (const name of Object.keys(own)) names.push(name);
-  names.sort();
-  for (const name of names) {
-    w.begin(1);
-    w.stringField(1, name);
-    w.stringField(2, own?.[name] ?? shared[name]);
-    w.end();
+  const hasOwn = own !== undefined && Object.keys(own).length > 0;
+  let bytes = hasOwn ? undefined : encodedLabels.get(shared);
+  if (bytes === undefined) {
+    const names = Object.keys(shared);
+    if (hasOwn) for (const name of Object.keys(own)) names.push(name);
+    names.sort();
+    const scratch = new ProtoWriter(256);
+    for (const name of names) {
+      scratch.begin(1);
+      scratch.stringField(1, name);
+      scratch.stringField(2, own?.[name] ?? shared[name]);
+      scratch.end();
+    }
+    bytes = scratch.finish();
+    if (!hasOwn) encodedLabels.set(shared, bytes);
   }
+  w.raw(bytes);
 }

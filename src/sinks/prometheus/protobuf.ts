@@ -41,12 +41,27 @@ export class ProtoWriter {
     this.ensure(10);
     const buf = this.buffer;
     let pos = this.position;
-    while (value >= 0x80) {
-      buf[pos++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
+    if (value < 0x80000000) {
+      // The common case with integer shifts; above 2^31 they would wrap.
+      while (value > 0x7f) {
+        buf[pos++] = (value & 0x7f) | 0x80;
+        value >>>= 7;
+      }
+    } else {
+      while (value >= 0x80) {
+        buf[pos++] = (value % 0x80) | 0x80;
+        value = Math.floor(value / 0x80);
+      }
     }
     buf[pos++] = value;
     this.position = pos;
+  }
+
+  /** Bytes written before (e.g. a cached encoding of a label set). */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.position);
+    this.position += bytes.length;
   }
 
   uint64Field(field: number, value: number): void {
