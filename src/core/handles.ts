@@ -4,7 +4,7 @@
  * The clock is an Int32Array whose element 0 is the current slot; the scheduler advances it.
  */
 import type { BoundCounter, BoundGauge, BoundHistogram, StopTimer } from './api.js';
-import { HI, LO, scratch, scratchWords, type IndexTables } from './exponential-histogram.js';
+import { HI, LO, scratch, scratchWords, type IndexTables } from './histogram/mapping.js';
 import { PAGE_SIZE, type Page } from './pages.js';
 
 /** Why a recording was dropped: `overflow` when adding it would make a sum infinite, `invalid_labels` (unbound calls). */

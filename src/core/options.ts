@@ -2,7 +2,7 @@
 import type { Logger, MetricsOptions } from './api.js';
 import { assertKnownOptions, booleanOption, integerOption, stringOption } from './config.js';
 import { ConfigError, ConfigErrorCode } from './errors.js';
-import { MAX_SCALE, MIN_SCALE } from './exponential-histogram.js';
+import { MAX_SCALE, MIN_SCALE } from './histogram/mapping.js';
 import type { Sink } from './sink.js';
 
 export interface ResolvedOptions {

@@ -6,7 +6,7 @@
  */
 import type { Counter, Gauge, GaugeOptions, Histogram, InstrumentOptions, Logger, Metrics, ShutdownOptions } from './api.js';
 import { ConfigError, ConfigErrorCode } from './errors.js';
-import { bucketMapping } from './exponential-histogram.js';
+import { bucketMapping } from './histogram/mapping.js';
 import type { DropRecorder } from './handles.js';
 import { InstrumentRegistry } from './instrument-registry.js';
 import { ObservedGauge } from './observer.js';

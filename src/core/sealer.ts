@@ -2,7 +2,8 @@
  * The sealer turns one finished slot of every lane into an immutable Window, then clears that slot.
  * It runs on the main thread, off the hot path, once per interval.
  */
-import { bucketMapping, quantilesFromBuckets, type BucketMapping } from './exponential-histogram.js';
+import { bucketMapping, type BucketMapping } from './histogram/mapping.js';
+import { quantilesInto } from './histogram/quantiles.js';
 import { clearSlot, PAGE_SIZE } from './pages.js';
 import type { Series, SeriesTable } from './series.js';
 import type { HistogramBuckets, Resource, SeriesWindow, Window } from './window.js';
@@ -141,7 +142,7 @@ export class Sealer {
     const buckets = this.collectBuckets(entry, slot, min, max);
     if (slot >= 0) this.clear(entry, slot);
     const q = this.quantiles;
-    quantilesFromBuckets(this.mapping, buckets.offset, buckets.counts, buckets.zeroCount, QUANTILES, min, max, q);
+    quantilesInto(buckets, QUANTILES, min, max, q);
     return histogramWindow(entry, count, sum, min, max, last, count / seconds, q[0], q[1], q[2], q[3], buckets);
   }
 

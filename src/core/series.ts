@@ -5,7 +5,7 @@
  * idle for `seriesIdleSeconds` are evicted so a long-running service does not grow.
  */
 import type { LabelInput } from './api.js';
-import type { BucketMapping } from './exponential-histogram.js';
+import type { BucketMapping } from './histogram/mapping.js';
 import {
   BoundCounterHandle,
   BoundGaugeHandle,

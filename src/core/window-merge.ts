@@ -3,7 +3,8 @@
  * add, min and max combine, histograms add bucket-wise and their quantiles are computed again, and a gauge's or
  * counter's state (last value, running total) is the later window's.
  */
-import { bucketMapping, mergeBuckets, quantilesFromBuckets } from './exponential-histogram.js';
+import { BucketAccumulator } from './histogram/accumulator.js';
+import { quantilesInto } from './histogram/quantiles.js';
 import type { SeriesWindow } from './window.js';
 
 const QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
@@ -60,10 +61,12 @@ function mergeSeries(a: SeriesWindow, b: SeriesWindow, seconds: number, scale: n
   }
   const min = minOf(a.min, b.min);
   const max = maxOf(a.max, b.max);
-  const { offset, counts } = mergeBuckets(a.buckets, b.buckets);
-  const zeroCount = a.buckets.zeroCount + b.buckets.zeroCount;
+  const accumulated = new BucketAccumulator(scale);
+  accumulated.add(a.buckets);
+  accumulated.add(b.buckets);
+  const buckets = accumulated.toBuckets();
   const q = new Float64Array(QUANTILES.length);
-  quantilesFromBuckets(bucketMapping(scale), offset, counts, zeroCount, QUANTILES, min, max, q);
+  quantilesInto(buckets, QUANTILES, min, max, q);
   return {
     ...b,
     count,
@@ -76,6 +79,6 @@ function mergeSeries(a: SeriesWindow, b: SeriesWindow, seconds: number, scale: n
     p90: q[1],
     p95: q[2],
     p99: q[3],
-    buckets: Object.freeze({ scale: a.buckets.scale, offset: counts.length > 0 ? offset : 0, counts: Object.freeze(counts), zeroCount }),
+    buckets: Object.freeze({ ...buckets, counts: Object.freeze(buckets.counts) }),
   };
 }

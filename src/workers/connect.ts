@@ -10,7 +10,7 @@
  */
 import { isMainThread, MessageChannel, parentPort, type MessagePort } from 'node:worker_threads';
 import type { Counter, Gauge, Histogram, InstrumentOptions } from '../core/api.js';
-import { bucketMapping } from '../core/exponential-histogram.js';
+import { bucketMapping } from '../core/histogram/mapping.js';
 import type { DropRecorder } from '../core/handles.js';
 import { InstrumentRegistry } from '../core/instrument-registry.js';
 import { allocateBuckets, PageAllocator, PAGE_SIZE } from '../core/pages.js';

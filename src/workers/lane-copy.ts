@@ -16,7 +16,7 @@
  * store; the reset is then undone to the old bounds when `begun` moved, and for histograms the bucket increments
  * are checked against count on every copy, so a bucket outside [min, max] is found and min / max widened to it.
  */
-import type { BucketMapping } from '../core/exponential-histogram.js';
+import { lowerBound, upperBound, type BucketMapping } from '../core/histogram/mapping.js';
 import type { Page } from '../core/pages.js';
 import { PAGE_SIZE } from '../core/pages.js';
 import type { LaneLocation, Series } from '../core/series.js';
@@ -171,10 +171,10 @@ export class LaneCopier {
         const low = this.grownIndex[0];
         const high = this.grownIndex[this.grownLength - 1];
         if (!(min > 0) || mapping.denseIndex(min) > low) {
-          if (!(min <= mapping.lowerBound(mapping.offset + low))) min = mapping.lowerBound(mapping.offset + low);
+          if (!(min <= lowerBound(mapping.scale, mapping.offset + low))) min = lowerBound(mapping.scale, mapping.offset + low);
         }
         if (!(max > 0) || mapping.denseIndex(max) < high) {
-          if (!(max >= mapping.upperBound(mapping.offset + high))) max = mapping.upperBound(mapping.offset + high);
+          if (!(max >= upperBound(mapping.scale, mapping.offset + high))) max = upperBound(mapping.scale, mapping.offset + high);
         }
       }
       if (this.zeroAdd > 0) {

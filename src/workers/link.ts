@@ -19,7 +19,7 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Metrics } from '../core/api.js';
-import { bucketMapping, type BucketMapping } from '../core/exponential-histogram.js';
+import { bucketMapping, type BucketMapping } from '../core/histogram/mapping.js';
 import { allocateBuckets, allocatePage, PAGE_SIZE, pageByteLength, viewPage, type Page } from '../core/pages.js';
 import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import type { LaneLocation, Series } from '../core/series.js';

@@ -12,7 +12,7 @@
  * range are no-ops, so records after shutdown write nothing and cannot throw.
  */
 import type { BoundCounter, BoundGauge, BoundHistogram, StopTimer } from '../core/api.js';
-import { HI, LO, scratch, scratchWords, type IndexTables } from '../core/exponential-histogram.js';
+import { HI, LO, scratch, scratchWords, type IndexTables } from '../core/histogram/mapping.js';
 import { startTimer, type DropReason, type DropRecorder } from '../core/handles.js';
 import { PAGE_SIZE, type Page } from '../core/pages.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
-import { bucketMapping } from '../../src/core/exponential-histogram.js';
+import { bucketMapping } from '../../src/core/histogram/index.js';
 import { collectSink, find } from '../helpers/collect.js';
 
 // The bound histogram inlines the bucket-index computation for speed; it must agree with the mapping exactly.

@@ -28,6 +28,8 @@ export interface PrometheusOptions {
   readonly scrapeTimeout?: string;
   /** How long to wait for the first successful scrape of every target. Default 40 s. */
   readonly readyTimeoutMs?: number;
+  /** `--enable-feature` flags, e.g. `native-histograms` (Prometheus then asks for the protobuf exposition first). */
+  readonly features?: readonly string[];
 }
 
 export interface PrometheusServer {
@@ -83,6 +85,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${webPort}`,
       '--log.level=warn',
+      ...(options.features ?? []).map((feature) => `--enable-feature=${feature}`),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DatumConverter } from '../../src/sinks/cloudwatch/datum.js';
-import { histogramValues, MAX_VALUES } from '../../src/sinks/cloudwatch/histogram.js';
+import { MAX_VALUES } from '../../src/sinks/cloudwatch/histogram.js';
 import type { MetricDatum } from '../../src/sinks/cloudwatch/types.js';
 import { cloudWatchUnit } from '../../src/sinks/cloudwatch/units.js';
 import { series, window, type HistogramBuckets } from '../helpers/windows.js';
@@ -138,51 +138,6 @@ describe('cloudwatch datum conversion', () => {
     // The sum CloudWatch derives from Values x Counts is within the same bound.
     const derived = values.reduce((a, v, i) => a + v * counts[i], 0);
     expect(Math.abs(derived - h.sum) / h.sum).toBeLessThan(0.01);
-  });
-
-  it('uses the harmonic mean of the bucket bounds as the representative value', () => {
-    // One bucket (2^(10/64), 2^(11/64)] with three values, plus min and max pairs taken out of it.
-    const l = Math.pow(2, 10 / 64);
-    const u = Math.pow(2, 11 / 64);
-    const pairs = histogramValues({ scale: 6, offset: 10, counts: [5], zeroCount: 0 }, l * 1.001, u * 0.999);
-    const expected = [l * 1.001, (2 * l * u) / (l + u), u * 0.999];
-    expect(pairs?.values.length).toBe(3);
-    pairs?.values.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 12));
-    expect(pairs?.counts).toEqual([1, 3, 1]);
-  });
-
-  it('merges neighbouring buckets when more than 150 are non-empty, preserving counts and order', () => {
-    // 1 us .. 100 s: about 1700 non-empty buckets at scale 6.
-    const samples = lognormal(50_000, Math.log(50), 2.5, 11);
-    const sorted = [...samples].sort((a, b) => a - b);
-    const h = bucketsOf(samples);
-    expect(h.buckets.counts.filter((c) => c > 0).length).toBeGreaterThan(600);
-    const started = performance.now();
-    const pairs = histogramValues(h.buckets, h.min, h.max);
-    const elapsed = performance.now() - started;
-    expect(pairs).toBeDefined();
-    const { values, counts } = pairs as { values: number[]; counts: number[] };
-    expect(values.length).toBeLessThanOrEqual(MAX_VALUES);
-    expect(values.length).toBeGreaterThan(MAX_VALUES - 5);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(samples.length);
-    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1]);
-    expect(values[0]).toBe(h.min);
-    expect(values[values.length - 1]).toBe(h.max);
-    // Even resolution over ~27 binary orders of magnitude in 150 groups: each group spans < 2^(27/146).
-    for (const q of [0.5, 0.9, 0.99]) {
-      const estimate = quantileOf(values, counts, q);
-      const exact = exactQuantile(sorted, q);
-      expect(Math.abs(estimate - exact) / exact, `p${q * 100}`).toBeLessThan(0.1);
-    }
-    expect(elapsed).toBeLessThan(50);
-  });
-
-  it('keeps zero values as their own pair', () => {
-    const h = bucketsOf([0, 0, 0, 1, 2, 3]);
-    const pairs = histogramValues(h.buckets, h.min, h.max);
-    expect(pairs?.values[0]).toBe(0);
-    expect(pairs?.counts[0]).toBe(3);
-    expect(pairs?.counts.reduce((a, b) => a + b, 0)).toBe(6);
   });
 
   it('skips an empty histogram second instead of sending a zero latency', () => {

@@ -9,7 +9,6 @@ import type { SeriesWindow } from '../../src/core/window.js';
 import { prometheusSink, powerOfTwoBuckets, type PrometheusSink, type PrometheusSinkOptions } from '../../src/sinks/prometheus.js';
 import { familyNames, sanitizeLabelName, quantileSuffix } from '../../src/sinks/prometheus/naming.js';
 import fc from 'fast-check';
-import { mergeExponential, quantileOf, quantilesOf, SlidingHistogram } from '../../src/sinks/prometheus/quantiles.js';
 import { exactQuantile, histogramOf, latencies } from '../helpers/exp-histogram.js';
 import { findSamples, parseExposition, sampleValue, type ParsedExposition } from '../helpers/exposition.js';
 import { series, window } from '../helpers/windows.js';
@@ -335,42 +334,6 @@ describe('quantile gauges', () => {
     expect(sampleValue(parsed, 'lat_count')).toBe(3);
   });
 
-  it('the running sliding sum equals a fresh merge of the windows still inside, at any add/remove sequence', () => {
-    const windowValues = fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-3, max: 1e6, noNaN: true })), { maxLength: 40 });
-    fc.assert(
-      fc.property(fc.array(fc.tuple(windowValues, fc.constantFrom(4, 6)), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (windows, keep) => {
-        const sliding = new SlidingHistogram();
-        const inside: ReturnType<typeof histogramOf>['buckets'][] = [];
-        for (const [values, scale] of windows) {
-          const { buckets } = histogramOf(values, scale);
-          if (buckets.counts.length === 0 && buckets.zeroCount === 0) continue;
-          inside.push(buckets);
-          sliding.add(buckets);
-          while (inside.length > keep) sliding.remove(inside.shift()!);
-          const fresh = mergeExponential(inside)!;
-          expect(sliding.total).toBe(fresh.total);
-          expect(sliding.zeroCount).toBe(fresh.zeroCount);
-          const qs = [0.01, 0.5, 0.9, 0.99, 1];
-          // Scales may differ (the sum keeps the coarsest seen since it was last empty): compare at the fresh scale.
-          if (sliding.scale === fresh.scale) {
-            expect(quantilesOf(sliding, qs, 0, Infinity)).toEqual(qs.map((q) => quantileOf(fresh, q, 0, Infinity)));
-          }
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('merge folds a finer scale onto the coarser one', () => {
-    const values = latencies(1000, 5, 9);
-    const fine = histogramOf(values, 8).buckets;
-    const coarse = histogramOf(values, 4).buckets;
-    const merged = mergeExponential([fine, coarse]);
-    expect(merged?.scale).toBe(4);
-    const doubled = mergeExponential([coarse, coarse]);
-    expect(Array.from(merged?.counts ?? [])).toEqual(Array.from(doubled?.counts ?? []));
-    expect(quantileOf(merged!, 0.99, 0, Infinity)).toBe(quantileOf(doubled!, 0.99, 0, Infinity));
-  });
 });
 
 describe('eviction', () => {

@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { vi } from 'vitest';
 import { createMetrics } from '../../src/index.js';
-import { bucketMapping } from '../../src/core/exponential-histogram.js';
+import { bucketMapping } from '../../src/core/histogram/mapping.js';
 import { allocateBuckets, allocatePage, PAGE_SIZE, type Page } from '../../src/core/pages.js';
 import type { MetricsRegistry } from '../../src/core/registry.js';
 import { createWorkerLink } from '../../src/workers/index.js';

@@ -7,7 +7,7 @@
  * on the core only. OpenTelemetry instrumentation recorded through scalesignal/otel uses the same
  * `http.server.request.duration` (in s rather than ms: converted by unit) and `http.server.active_requests`.
  */
-import { bucketMapping, mergeBuckets, quantileFromBuckets } from '../../core/exponential-histogram.js';
+import { BucketAccumulator, quantilesInto } from '../../core/histogram/index.js';
 import type { SeriesWindow, Window } from '../../core/window.js';
 
 export interface IndicatorNames {
@@ -153,18 +153,15 @@ function mergedQuantiles(series: readonly SeriesWindow[]): [number | null, numbe
     const max = (q: 'p50' | 'p99') => Math.max(...withData.map((s) => s[q] * (TO_MS[s.unit] ?? 1)));
     return [finite(max('p50')), finite(max('p99'))];
   }
-  let merged: { offset: number; counts: ArrayLike<number> } = { offset: 0, counts: [] };
-  let zeroCount = 0;
+  const merged = new BucketAccumulator();
   let min = Infinity;
   let max = -Infinity;
   for (const s of withData) {
-    merged = mergeBuckets(merged, s.buckets!);
-    zeroCount += s.buckets!.zeroCount;
+    merged.add(s.buckets!);
     min = Math.min(min, s.min);
     max = Math.max(max, s.max);
   }
-  const mapping = bucketMapping(scale);
-  const q = (quantile: number) =>
-    finite(quantileFromBuckets(mapping, merged.offset, merged.counts, zeroCount, quantile, min, max) * toMs);
-  return [q(0.5), q(0.99)];
+  const out = [NaN, NaN];
+  quantilesInto(merged, [0.5, 0.99], min, max, out, merged.total);
+  return [finite(out[0] * toMs), finite(out[1] * toMs)];
 }

@@ -1,7 +1,7 @@
 import type { HrTime } from '@opentelemetry/api';
 import type { ExponentialHistogram } from '@opentelemetry/sdk-metrics';
 import type { MetricKind, SeriesWindow, Window } from '../../core/window.js';
-import { BucketAccumulator } from './bucket-accumulator.js';
+import { BucketAccumulator } from '../../core/histogram/index.js';
 
 export type Temporality = 'delta' | 'cumulative';
 
@@ -119,10 +119,11 @@ export class DataPointConverter {
       if (s.max > state.max) state.max = s.max;
     }
     if (s.buckets !== undefined) {
-      state.buckets ??= new BucketAccumulator(s.buckets.scale);
+      state.buckets ??= new BucketAccumulator();
       state.buckets.add(s.buckets);
     }
-    const b = state.buckets?.snapshot();
+    // A copy: the accumulator keeps changing after the point is built.
+    const b = state.buckets?.toBuckets();
     const value: ExponentialHistogram = {
       count: state.count,
       sum: state.sum,

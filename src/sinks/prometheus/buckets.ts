@@ -6,6 +6,7 @@
  * 2^(1/k) steps) over a range chosen from the unit: those bounds coincide with exponential bucket boundaries at any
  * scale >= log2(k), so the cumulative counts are exact, not interpolated.
  */
+import { indexOf } from '../../core/histogram/index.js';
 import type { HistogramBuckets } from '../../core/window.js';
 
 /** Octave ranges [2^lo, 2^hi] in the recorded unit: a few dozen bounds covering what that unit usually measures. */
@@ -56,9 +57,9 @@ export function invalidBuckets(bounds: readonly number[]): string | undefined {
  * 0.54 % wide at scale 6, of error).
  */
 export function boundThresholds(bounds: readonly number[], scale: number): Float64Array {
-  const perOctave = 2 ** scale;
-  // The 1e-9 absorbs log2 rounding for bounds that sit exactly on a bucket edge, e.g. 2^(1/2).
-  return Float64Array.from(bounds, (b) => (b <= 0 ? -Infinity : Math.floor(Math.log2(b) * perOctave + 1e-9) - 1));
+  // A bound on a bucket's upper edge (up to pow's rounding, e.g. 2^(1/2)) is nudged into the next bucket, so the
+  // bucket below it counts as fully under the bound; a bound inside a bucket leaves that bucket to the next bound.
+  return Float64Array.from(bounds, (b) => (b <= 0 ? -Infinity : indexOf(scale, b * (1 + 1e-12)) - 1));
 }
 
 /**

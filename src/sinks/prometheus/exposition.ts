@@ -7,6 +7,7 @@ import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type * as PromClient from 'prom-client';
 import type { Family } from './families.js';
+import { encodeFamilies } from './protobuf-exposition.js';
 import { renderFamilies, type ContentKind } from './render.js';
 
 const gzipAsync = promisify(gzip);
@@ -58,14 +59,15 @@ export class Exposition {
   }
 
   private async render(kind: ContentKind): Promise<Body> {
-    const prom = await this.prom;
+    // The protobuf encoder is ours: a scrape for it never waits for (or depends on) prom-client.
+    const prom = kind === 'protobuf' ? undefined : await this.prom;
     const t0 = performance.now();
     // Taken synchronously: a window applied while prom-client formats cannot tear this render.
     if (this.families?.generation !== this.generation) {
       this.families = { generation: this.generation, list: this.snapshot() };
     }
-    const text = await renderFamilies(prom, this.families.list, kind);
-    const bytes = Buffer.from(text, 'utf8');
+    // Native histograms read the live buckets: encoded in this same turn, within this generation.
+    const bytes = prom === undefined ? encodeFamilies(this.families.list) : Buffer.from(await renderFamilies(prom, this.families.list, kind as Exclude<ContentKind, 'protobuf'>), 'utf8');
     this.renders++;
     this.lastRenderMs = performance.now() - t0;
     this.lastBytes = bytes.length;

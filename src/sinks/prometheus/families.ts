@@ -1,4 +1,5 @@
-/** The exposition data model between the sink's state and prom-client: immutable once built for a scrape. */
+/** The exposition data model between the sink's state and the renderers: immutable once built for a scrape. */
+import type { NativeHistogram } from './native.js';
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram';
 
@@ -15,10 +16,28 @@ export interface Sample {
   readonly value: number;
 }
 
+/** One histogram series, structured for the protobuf exposition (the text formats read `samples`). */
+export interface HistogramSeries {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly count: number;
+  /** In the exposed unit. */
+  readonly sum: number;
+  /** Classic buckets: upper bounds in the exposed unit, ascending, and their cumulative counts. */
+  readonly bounds: readonly number[];
+  readonly cumulative: readonly number[];
+  /**
+   * The native histogram, built on demand: it reads the sink's live buckets, so call it in the same synchronous
+   * turn as the snapshot (a window applied later would change it).
+   */
+  readonly native: () => NativeHistogram;
+}
+
 export interface Family {
   /** Counters: the text-format name, ending in `_total` (prom-client strips it for OpenMetrics). */
   readonly name: string;
   readonly help: string;
   readonly type: FamilyType;
   readonly samples: readonly Sample[];
+  /** Histogram families: the same series, structured (protobuf). */
+  readonly histograms?: readonly HistogramSeries[];
 }

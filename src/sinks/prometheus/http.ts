@@ -9,38 +9,60 @@ export type ScrapeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 interface MediaRange {
   readonly type: string;
   readonly q: number;
+  /** Parameters other than q, names lower-cased. */
+  readonly params: Readonly<Record<string, string>>;
 }
 
 function parseList(header: string): MediaRange[] {
   const out: MediaRange[] = [];
   for (const part of header.split(',')) {
-    const [type, ...params] = part.split(';').map((p) => p.trim());
+    const [type, ...rest] = part.split(';').map((p) => p.trim());
     if (type === undefined || type === '') continue;
     let q = 1;
-    for (const param of params) {
+    const params: Record<string, string> = {};
+    for (const param of rest) {
       const eq = param.indexOf('=');
-      if (eq !== -1 && param.slice(0, eq).trim().toLowerCase() === 'q') {
-        const parsed = Number(param.slice(eq + 1).trim());
+      if (eq === -1) continue;
+      const name = param.slice(0, eq).trim().toLowerCase();
+      const value = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      if (name === 'q') {
+        const parsed = Number(value);
         q = Number.isFinite(parsed) ? parsed : 0;
+      } else {
+        params[name] = value;
       }
     }
-    out.push({ type: type.toLowerCase(), q });
+    out.push({ type: type.toLowerCase(), q, params });
   }
   return out;
 }
 
+/** The protobuf exposition as Prometheus asks for it: delimited MetricFamily messages. */
+function isProtobuf({ type, params }: MediaRange): boolean {
+  return (
+    type === 'application/vnd.google.protobuf' &&
+    params.proto === 'io.prometheus.client.MetricFamily' &&
+    (params.encoding ?? '').toLowerCase() === 'delimited'
+  );
+}
+
 /**
- * OpenMetrics when the client prefers it (Prometheus asks for it first, q=1, text/plain at q=0.5);
- * the 0.0.4 text format otherwise, including for no Accept header and `*\/*`.
+ * The format the client prefers, by q value: the protobuf exposition (Prometheus with native histograms enabled
+ * asks for it first, q=1), OpenMetrics (Prometheus' default first choice, text/plain at q=0.5), else the 0.0.4
+ * text format, also for no Accept header and `*\/*`. On a tie the richer format wins.
  */
 export function negotiate(accept: string | undefined): ContentKind {
   if (accept === undefined || accept === '') return 'text';
+  let protobuf = 0;
   let openMetrics = 0;
   let text = 0;
-  for (const { type, q } of parseList(accept)) {
-    if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, q);
+  for (const range of parseList(accept)) {
+    const { type, q } = range;
+    if (isProtobuf(range)) protobuf = Math.max(protobuf, q);
+    else if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, q);
     else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
   }
+  if (protobuf > 0 && protobuf >= openMetrics && protobuf >= text) return 'protobuf';
   return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'text';
 }
 

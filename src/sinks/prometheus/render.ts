@@ -7,7 +7,10 @@
 import type * as PromClient from 'prom-client';
 import type { Family } from './families.js';
 
-export type ContentKind = 'text' | 'openmetrics';
+export type ContentKind = 'text' | 'openmetrics' | 'protobuf';
+
+/** The formats prom-client renders. */
+export type TextKind = Exclude<ContentKind, 'protobuf'>;
 
 type PromModule = typeof PromClient;
 
@@ -33,11 +36,11 @@ class FamilyMetric {
   reset(): void {}
 }
 
-export function contentType(prom: PromModule, kind: ContentKind): string {
+export function contentType(prom: PromModule, kind: TextKind): string {
   return kind === 'openmetrics' ? prom.Registry.OPENMETRICS_CONTENT_TYPE : prom.Registry.PROMETHEUS_CONTENT_TYPE;
 }
 
-export async function renderFamilies(prom: PromModule, families: readonly Family[], kind: ContentKind): Promise<string> {
+export async function renderFamilies(prom: PromModule, families: readonly Family[], kind: TextKind): Promise<string> {
   // prom-client would emit a lone blank line before `# EOF`, which OpenMetrics parsers reject.
   if (families.length === 0) return kind === 'openmetrics' ? '# EOF\n' : '';
   const registry = new prom.Registry<PromClient.RegistryContentType>();

@@ -4,9 +4,10 @@
  */
 import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from '../../core/window.js';
 import { addToBounds, boundThresholds, defaultBuckets, invalidBuckets } from './buckets.js';
-import type { Family, Sample } from './families.js';
+import type { Family, HistogramSeries, Sample } from './families.js';
+import { nativeHistogram } from './native.js';
 import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
-import { quantilesOf, SlidingHistogram } from './quantiles.js';
+import { BucketAccumulator, MAX_SCALE, quantilesInto } from '../../core/histogram/index.js';
 
 export interface BucketsContext {
   /** Canonical name, e.g. `http.server.request.duration`. */
@@ -40,6 +41,8 @@ interface MetricInfo {
   /** Histograms: `le` bounds in the recorded unit, and their label strings in the exposed unit. */
   readonly bounds: readonly number[];
   readonly boundLabels: readonly Readonly<Record<string, string>>[];
+  /** The same bounds in the exposed unit, as numbers (protobuf). */
+  readonly exposedBounds: readonly number[];
   /** `boundThresholds(bounds, scale)` by scale (one scale in practice). */
   readonly thresholds: Map<number, Float64Array>;
   /** Every family and sample name this metric emits; two metrics may not share any. */
@@ -70,7 +73,9 @@ interface SeriesState {
   perBound: Float64Array;
   recent: RecentWindow[];
   /** Sum of `recent`'s buckets. */
-  readonly sliding: SlidingHistogram;
+  readonly sliding: BucketAccumulator;
+  /** Every bucket since the series appeared: the native histogram (scale capped at Prometheus' 8). */
+  readonly buckets: BucketAccumulator;
 }
 
 export class PrometheusState {
@@ -153,6 +158,7 @@ export class PrometheusState {
           // Windows are immutable: keeping a reference costs nothing; the sliding sum is updated in place.
           st.recent.push({ end, buckets: b, min: s.min, max: s.max });
           st.sliding.add(b);
+          st.buckets.add(b);
         }
         this.prune(st);
         break;
@@ -163,7 +169,7 @@ export class PrometheusState {
   private prune(st: SeriesState): void {
     const cutoff = this.latestEnd - this.options.quantileWindowMs;
     let drop = 0;
-    while (drop < st.recent.length && st.recent[drop].end <= cutoff) st.sliding.remove(st.recent[drop++].buckets);
+    while (drop < st.recent.length && st.recent[drop].end <= cutoff) st.sliding.subtract(st.recent[drop++].buckets);
     if (drop > 0) st.recent.splice(0, drop);
   }
 
@@ -184,7 +190,8 @@ export class PrometheusState {
       sum: 0,
       perBound: new Float64Array(info.bounds.length),
       recent: [],
-      sliding: new SlidingHistogram(),
+      sliding: new BucketAccumulator(),
+      buckets: new BucketAccumulator(MAX_SCALE),
     };
   }
 
@@ -234,6 +241,7 @@ export class PrometheusState {
       help: s.description !== '' ? s.description : `${s.name}${s.unit !== '' ? ` (${s.unit})` : ''}`,
       bounds,
       boundLabels: bounds.map((b) => ({ le: formatBound((b * mul) / div) })),
+      exposedBounds: bounds.map((b) => (b * mul) / div),
       thresholds: new Map(),
       claims,
       claimed: false,
@@ -280,7 +288,7 @@ export class PrometheusState {
 
   /** Families for one scrape, sorted by name; built synchronously, so a concurrent `apply` cannot tear it. */
   snapshot(): Family[] {
-    const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; signatures: Set<string> }>();
+    const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; histograms: HistogramSeries[]; signatures: Set<string> }>();
     let dropped = 0;
     const quantiles = this.options.quantiles;
     for (const st of this.series.values()) {
@@ -291,7 +299,7 @@ export class PrometheusState {
           dropped += info.series;
           continue;
         }
-        acc = { primary: [], extra: info.kind === 'gauge' ? [[]] : quantiles.map(() => []), signatures: new Set() };
+        acc = { primary: [], extra: info.kind === 'gauge' ? [[]] : quantiles.map(() => []), histograms: [], signatures: new Set() };
         byInfo.set(info, acc);
       }
       if (acc.signatures.has(st.signature)) {
@@ -314,7 +322,7 @@ export class PrometheusState {
           if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.max) });
           break;
         case 'histogram':
-          this.histogramSamples(st, acc.primary, conv);
+          acc.histograms.push(this.histogramSamples(st, acc.primary, conv));
           this.quantileSamples(st, acc.extra, conv);
           break;
       }
@@ -324,7 +332,10 @@ export class PrometheusState {
     const families: Family[] = [];
     for (const [info, acc] of byInfo) {
       const name = info.names.family;
-      if (acc.primary.length > 0) families.push({ name, help: info.help, type: info.kind, samples: acc.primary });
+      if (acc.primary.length > 0) {
+        const histograms = info.kind === 'histogram' ? acc.histograms : undefined;
+        families.push({ name, help: info.help, type: info.kind, samples: acc.primary, histograms });
+      }
       if (info.kind === 'gauge' && acc.extra[0].length > 0) {
         families.push({
           name: `${name}_max`,
@@ -349,20 +360,33 @@ export class PrometheusState {
     return families.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number): void {
+  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number): HistogramSeries {
     const info = st.info;
     const name = info.names.family;
     const bucketName = `${name}_bucket`;
     const shared = st.labels;
+    const cumulativeCounts = new Array<number>(info.bounds.length);
     let cumulative = 0;
     for (let j = 0; j < info.bounds.length; j++) {
       // A core whose count and buckets disagree must not make buckets exceed `_count` (monotone, le=+Inf == count).
       cumulative = Math.min(cumulative + st.perBound[j], st.count);
+      cumulativeCounts[j] = cumulative;
       out.push({ metricName: bucketName, labels: info.boundLabels[j], sharedLabels: shared, value: cumulative });
     }
+    const sum = conv(st.sum);
     out.push({ metricName: bucketName, labels: INF_LABEL, sharedLabels: shared, value: st.count });
-    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: conv(st.sum) });
+    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: sum });
     out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels: shared, value: st.count });
+    const { mul, div } = info.names.conversion;
+    const buckets = st.buckets;
+    return {
+      labels: shared,
+      count: st.count,
+      sum,
+      bounds: info.exposedBounds,
+      cumulative: cumulativeCounts,
+      native: () => nativeHistogram(buckets, mul / div),
+    };
   }
 
   private quantileSamples(st: SeriesState, out: Sample[][], conv: (v: number) => number): void {
@@ -380,7 +404,8 @@ export class PrometheusState {
       min = 0;
       max = Infinity;
     }
-    const values = quantilesOf(st.sliding, quantiles, min, max);
+    const values = new Array<number>(quantiles.length);
+    quantilesInto(st.sliding, quantiles, min, max, values, st.sliding.total);
     for (let i = 0; i < quantiles.length; i++) out[i].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(values[i]) });
   }
 }

@@ -1,16 +1,18 @@
 /**
- * Base-2 exponential histogram at a fixed scale (the OTel ExponentialHistogram layout):
- * base = 2^(2^-scale), bucket i covers (base^i, base^(i+1)].
+ * Value -> bucket index of a base-2 exponential histogram (the OTel ExponentialHistogram layout):
+ * base = 2^(2^-scale), bucket i covers (base^i, base^(i+1)], so exact powers of two sit at the top of a bucket.
  *
  * The index comes from the float's exponent and its top mantissa bits plus a small table, never Math.log:
  * the top `scale + 4` mantissa bits select a linear sub-bin narrower than any log bucket, the table gives the
  * log bucket of that sub-bin's lower edge, and one comparison against the next boundary settles it.
+ * The recording hot path (core/handles.ts) inlines the same computation from `tables`.
  */
 
-/** Octaves covered by the dense bucket array: values from 2^MIN_EXPONENT to 2^MAX_EXPONENT. */
+/** Octaves covered by the dense bucket array the lanes record into: values from 2^MIN_EXPONENT to 2^MAX_EXPONENT. */
 export const MIN_EXPONENT = -20; // ~9.5e-7: a microsecond in ms, a byte fraction
 export const MAX_EXPONENT = 44; // ~1.8e13: an hour in ns, terabytes
 export const MIN_SCALE = 0;
+/** Also Prometheus' finest native-histogram schema. */
 export const MAX_SCALE = 8;
 
 export interface BucketMapping {
@@ -25,9 +27,6 @@ export interface BucketMapping {
   denseIndex(value: number): number;
   /** The tables behind denseIndex, for the hot path to inline the same computation. */
   readonly tables: IndexTables;
-  /** Lower / upper bound of the absolute bucket index. */
-  lowerBound(index: number): number;
-  upperBound(index: number): number;
 }
 
 export interface IndexTables {
@@ -45,7 +44,6 @@ export interface IndexTables {
 /** Scratch for reading a double's bits; one per thread (module instance), so lanes never share it. */
 export const scratch = new Float64Array(1);
 export const scratchWords = new Uint32Array(scratch.buffer);
-const scratchHi = scratchWords;
 /** Index of the high word (sign, exponent, top 20 mantissa bits): 1 on little-endian machines. */
 export const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 export const LO = 1 - HI;
@@ -73,17 +71,17 @@ function createMapping(scale: number): BucketMapping {
   const boundaries = new Float64Array(perOctave + 1);
   for (let k = 0; k <= perOctave; k++) boundaries[k] = Math.pow(2, k / perOctave);
   boundaries[perOctave] = 2;
-  // lowerBucket[j]: the in-octave bucket k with boundaries[k] < (1 + j/subBins) <= boundaries[k+1], or -1 at 1.0.
   // Integer form of the boundaries: comparing mantissa bits avoids a float round trip through memory,
   // which costs a store-forwarding stall on the hot path.
   const boundaryHigh = new Uint32Array(perOctave + 1);
   const boundaryLow = new Uint32Array(perOctave + 1);
   for (let k = 0; k < perOctave; k++) {
     scratch[0] = boundaries[k];
-    boundaryHigh[k] = scratchHi[HI] & 0xfffff;
-    boundaryLow[k] = scratchHi[LO];
+    boundaryHigh[k] = scratchWords[HI] & 0xfffff;
+    boundaryLow[k] = scratchWords[LO];
   }
   boundaryHigh[perOctave] = 0x100000; // 2.0: above every mantissa
+  // lowerBucket[j]: the in-octave bucket k with boundaries[k] < (1 + j/subBins) <= boundaries[k+1], or -1 at 1.0.
   const lowerBucket = new Int16Array(subBins);
   for (let j = 0; j < subBins; j++) {
     const edge = 1 + j / subBins;
@@ -98,11 +96,11 @@ function createMapping(scale: number): BucketMapping {
 
   const denseIndex = (value: number): number => {
     scratch[0] = value;
-    const hi = scratchHi[HI];
+    const hi = scratchWords[HI];
     const mantissa = hi & 0xfffff;
     let k = lowerBucket[mantissa >>> subShift];
     const high = boundaryHigh[k + 1];
-    if (mantissa > high || (mantissa === high && scratchHi[LO] > boundaryLow[k + 1])) k++;
+    if (mantissa > high || (mantissa === high && scratchWords[LO] > boundaryLow[k + 1])) k++;
     const dense = ((hi >>> 20) - expBias) * perOctave + k; // sign is 0: callers pass positive values only
     return dense < 0 ? 0 : dense > maxDense ? maxDense : dense;
   };
@@ -114,98 +112,59 @@ function createMapping(scale: number): BucketMapping {
     offset,
     denseIndex,
     tables: { lowerBucket, boundaryHigh, boundaryLow, subShift, perOctave, expBias, maxDense },
-    lowerBound: (index) => Math.pow(2, index / perOctave),
-    upperBound: (index) => Math.pow(2, (index + 1) / perOctave),
   };
 }
 
-/** The value reported for a bucket: the harmonic mean 2lu/(l+u) keeps relative error <= (base-1)/(base+1). */
-export function bucketRepresentative(mapping: BucketMapping, index: number): number {
-  const lower = mapping.lowerBound(index);
-  const upper = mapping.upperBound(index);
-  return (2 * lower * upper) / (lower + upper);
+/**
+ * Absolute index of any positive finite value (no clamping to the dense range), by the same tables.
+ * Subnormals are scaled into the normal range first (their exponent field is 0).
+ */
+export function indexOf(scale: number, value: number): number {
+  const { tables } = bucketMapping(scale);
+  let shift = 0;
+  if (value < 2.2250738585072014e-308) {
+    value *= 2 ** 64;
+    shift = 64 * tables.perOctave;
+  }
+  scratch[0] = value;
+  const hi = scratchWords[HI];
+  const mantissa = hi & 0xfffff;
+  let k = tables.lowerBucket[mantissa >>> tables.subShift];
+  const high = tables.boundaryHigh[k + 1];
+  if (mantissa > high || (mantissa === high && scratchWords[LO] > tables.boundaryLow[k + 1])) k++;
+  return ((hi >>> 20) - 1023) * tables.perOctave + k - shift;
+}
+
+export function lowerBound(scale: number, index: number): number {
+  return Math.pow(2, index / 2 ** scale);
+}
+
+export function upperBound(scale: number, index: number): number {
+  return Math.pow(2, (index + 1) / 2 ** scale);
 }
 
 /**
- * Quantile (nearest rank: the value of rank ceil(q * n)) from dense counts, clamped to [min, max].
- * `counts[i]` is absolute bucket `offset + i`.
+ * The value reported for bucket (l, u]: the harmonic mean 2lu/(l+u), whose relative distance to any point of
+ * the bucket is at most (base-1)/(base+1) (0.54 % at scale 6). Written l * 2b/(1+b) so l*u cannot overflow.
  */
-export function quantileFromBuckets(
-  mapping: BucketMapping,
-  offset: number,
-  counts: ArrayLike<number>,
-  zeroCount: number,
-  q: number,
-  min: number,
-  max: number,
-): number {
-  let total = zeroCount;
-  for (let i = 0; i < counts.length; i++) total += counts[i];
-  if (total === 0) return NaN;
-  const rank = Math.max(1, Math.ceil(q * total));
-  if (rank <= zeroCount) return clamp(0, min, max);
-  let seen = zeroCount;
-  for (let i = 0; i < counts.length; i++) {
-    seen += counts[i];
-    if (seen >= rank) return clamp(bucketRepresentative(mapping, offset + i), min, max);
-  }
-  return max;
+export function bucketRepresentative(scale: number, index: number): number {
+  const base = Math.pow(2, 2 ** -scale);
+  return lowerBound(scale, index) * ((2 * base) / (1 + base));
 }
 
 /**
- * Several quantiles in two passes, as quantileFromBuckets() gives each: `quantiles` ascending, results in `out`.
- * The sealer asks for P50/P90/P95/P99 of every histogram once a second.
+ * Representatives of buckets offset..offset+n-1 into `out`, by stepping with the base (one multiply per bucket
+ * instead of a Math.pow) and re-anchoring at every octave, so the drift stays under 1e-14.
  */
-export function quantilesFromBuckets(
-  mapping: BucketMapping,
-  offset: number,
-  counts: ArrayLike<number>,
-  zeroCount: number,
-  quantiles: readonly number[],
-  min: number,
-  max: number,
-  out: Float64Array,
-): void {
-  let total = zeroCount;
-  for (let i = 0; i < counts.length; i++) total += counts[i];
-  let k = 0;
-  if (total === 0) {
-    for (; k < quantiles.length; k++) out[k] = NaN;
-    return;
+export function bucketRepresentatives(scale: number, offset: number, n: number, out: Float64Array): void {
+  // Below scale 0 a bucket spans several octaves: every bucket is an anchor.
+  const mask = scale > 0 ? (1 << scale) - 1 : 0;
+  const base = Math.pow(2, 2 ** -scale);
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const index = offset + i;
+    if (i === 0 || (index & mask) === 0) value = bucketRepresentative(scale, index);
+    else value *= base;
+    out[i] = value;
   }
-  let rank = Math.max(1, Math.ceil(quantiles[0] * total));
-  for (; k < quantiles.length && rank <= zeroCount; ) {
-    out[k] = clamp(0, min, max);
-    if (++k < quantiles.length) rank = Math.max(1, Math.ceil(quantiles[k] * total));
-  }
-  let seen = zeroCount;
-  for (let i = 0; i < counts.length && k < quantiles.length; i++) {
-    seen += counts[i];
-    if (seen < rank) continue;
-    const value = clamp(bucketRepresentative(mapping, offset + i), min, max);
-    while (k < quantiles.length && seen >= rank) {
-      out[k] = value;
-      if (++k < quantiles.length) rank = Math.max(1, Math.ceil(quantiles[k] * total));
-    }
-  }
-  for (; k < quantiles.length; k++) out[k] = max;
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return value < min ? min : value > max ? max : value;
-}
-
-/** Merges histograms of one scale: returns a dense array spanning both. */
-export function mergeBuckets(
-  a: { offset: number; counts: ArrayLike<number> },
-  b: { offset: number; counts: ArrayLike<number> },
-): { offset: number; counts: number[] } {
-  if (a.counts.length === 0) return { offset: b.offset, counts: Array.from(b.counts) };
-  if (b.counts.length === 0) return { offset: a.offset, counts: Array.from(a.counts) };
-  const offset = Math.min(a.offset, b.offset);
-  const end = Math.max(a.offset + a.counts.length, b.offset + b.counts.length);
-  const counts = new Array<number>(end - offset).fill(0);
-  for (let i = 0; i < a.counts.length; i++) counts[a.offset - offset + i] += a.counts[i];
-  for (let i = 0; i < b.counts.length; i++) counts[b.offset - offset + i] += b.counts[i];
-  return { offset, counts };
 }
