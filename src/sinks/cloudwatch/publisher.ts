@@ -151,13 +151,14 @@ export class Publisher {
     for (const window of windows) {
       const ticket = this.o.ledger.open(window, receipt);
       try {
-        if (this.disabled || this.closed) {
-          this.o.ledger.settle(ticket, 'dropped');
-          continue;
-        }
         this.namespace ??= namespaceFromService(window.resource.service);
         const view = this.o.view.series(window, this.o.filter);
         const count = this.o.converter.countDatums(view);
+        if (this.disabled || this.closed) {
+          this.counts.datapointsDropped += count;
+          this.o.ledger.settle(ticket, 'dropped');
+          continue;
+        }
         if (count === 0) {
           // Nothing CloudWatch would store: delivered as it is.
           this.o.ledger.settle(ticket, 'sent');
