@@ -24,7 +24,7 @@ export function windowBytes(window: Window): number {
   return bytes;
 }
 
-/** Heap of a one-byte (ASCII) string: its characters plus the string header. */
+/** Heap of a one-byte (ASCII) string: its characters, the string header and the slot referring to it, rounded up. */
 export function stringBytes(text: string): number {
-  return text.length + 24;
+  return text.length + 64;
 }

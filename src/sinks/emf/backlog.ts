@@ -76,6 +76,12 @@ export class Backlog {
     return undefined;
   }
 
+  /** The oldest window whose documents are not built yet. */
+  nextToBuild(): Entry | undefined {
+    for (const e of this.entries) if (e.documents === undefined) return e;
+    return undefined;
+  }
+
   /** Removes and returns every entry. */
   clear(): Entry[] {
     const all = this.entries.splice(0);
