@@ -8,16 +8,22 @@
  * reported through `stats()`. A dispatcher that passes a `WindowReceipt` to `export()` is told each outcome.
  */
 import type { Window } from '../../core/window.js';
+import { windowTimestamp } from './timestamp.js';
 
 export type WindowOutcome = 'sent' | 'failed' | 'dropped';
 
-/** What a dispatcher may pass as `export()`'s second argument to learn each window's outcome. */
+/**
+ * What a dispatcher may pass as `export()`'s second argument to learn each window's outcome. Windows are named by
+ * their timestamp (the core reports one window per timestamp), so the sink never has to keep a window alive
+ * just to report on it: a backlog bounded in bytes must not hold sealed windows it has already turned into
+ * documents or datums.
+ */
 export interface WindowReceipt {
-  settled(window: Window, outcome: WindowOutcome): void;
+  settled(timestamp: number, outcome: WindowOutcome): void;
 }
 
 export interface Ticket {
-  readonly window: Window;
+  readonly timestamp: number;
   readonly receipt: WindowReceipt | undefined;
   settled: WindowOutcome | undefined;
 }
@@ -39,7 +45,7 @@ export class WindowLedger {
 
   open(window: Window, receipt?: WindowReceipt): Ticket {
     this.counts.accepted++;
-    return { window, receipt, settled: undefined };
+    return { timestamp: windowTimestamp(window), receipt, settled: undefined };
   }
 
   /** Settles a window once; later calls are ignored and return false. */
@@ -48,7 +54,7 @@ export class WindowLedger {
     ticket.settled = outcome;
     this.counts[outcome]++;
     try {
-      ticket.receipt?.settled(ticket.window, outcome);
+      ticket.receipt?.settled(ticket.timestamp, outcome);
     } catch {
       // A dispatcher's bookkeeping must never break delivery.
     }

@@ -77,7 +77,9 @@ class TcpWriter implements DocumentWriter {
       const onClose = (): void => finish({ result: 'retry', reason: `connection to ${this.host}:${this.port} closed` });
       socket.once('close', onClose);
       socket.write(`${document}\n`, (error) => {
-        if (error) finish({ result: 'retry', reason: `${this.host}:${this.port}: ${error.message}` });
+        // Node calls back a write cancelled by destroy() without an error: a destroyed socket means the bytes
+        // did not all reach the kernel (a completed write is called back before anything can destroy it).
+        if (error || socket.destroyed) finish({ result: 'retry', reason: `${this.host}:${this.port}: ${error?.message ?? 'write abandoned'}` });
         else finish({ result: 'written', connection, at: performance.now() });
       });
     });

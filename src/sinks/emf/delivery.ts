@@ -65,6 +65,8 @@ export class EmfDelivery {
   private changed: Promise<void>;
   private notify!: () => void;
   private wake: (() => void) | undefined;
+  /** A write that cannot be abandoned is waiting on its destination. */
+  private stalled = false;
 
   constructor(private readonly o: DeliveryOptions) {
     this.backlog = new Backlog(o.maxBacklogBytes, o.maxBacklog);
@@ -100,6 +102,8 @@ export class EmfDelivery {
       entries.push(entry);
       this.evict(this.backlog.add(entry));
     }
+    // A loop sleeping in a backoff wakes to build the new windows, then parks again.
+    this.wake?.();
     this.kick();
     return entries;
   }
@@ -111,7 +115,7 @@ export class EmfDelivery {
   async settledOrParked(entries: readonly Entry[], capMs: number): Promise<void> {
     const parks = this.parks;
     const deadline = performance.now() + capMs;
-    while (entries.some((e) => !e.done) && this.parks === parks) {
+    while (entries.some((e) => !e.done) && this.parks === parks && !this.stalled) {
       const left = deadline - performance.now();
       if (left <= 0) return;
       await Promise.race([this.changed, delay(left)]);
@@ -246,8 +250,13 @@ export class EmfDelivery {
     if (this.o.writer.abandon()) return pending;
     // Stalled (stdout, a user function): nothing else is written until this write completes.
     this.report('stalled', `a document write made no progress within ${this.o.timeoutMs} ms; holding further documents until it completes`);
+    this.stalled = true;
     this.park();
-    return pending;
+    try {
+      return await pending;
+    } finally {
+      this.stalled = false;
+    }
   }
 
   private apply(entry: Entry, written: Written): void {
