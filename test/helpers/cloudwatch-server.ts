@@ -68,8 +68,10 @@ export interface CloudWatchServerOptions {
   readonly quotaTps?: number;
   /** Called for each well-formed request before it is accepted; return an error to answer with it instead. */
   readonly inject?: (request: { namespace: string; datums: readonly ReceivedDatum[] }) => InjectedError | undefined;
-  /** Delay before answering, ms. */
+  /** Delay before answering, ms (the datums are stored on arrival, as a slow CloudWatch would). */
   readonly latencyMs?: number;
+  /** Port to listen on (a restart on the same port); default: one the OS picks. */
+  readonly port?: number;
 }
 
 export interface CloudWatchServer {
@@ -319,7 +321,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const busiest = (m: Map<number, number>): number => Math.max(0, ...m.values());
   return {

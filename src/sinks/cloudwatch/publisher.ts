@@ -268,6 +268,12 @@ export class Publisher {
       this.notBefore = 0;
       this.o.pacer.onSuccess();
     }
+    // Datums weigh less than the sealed windows they come from: when the backlog fills (an outage), converting
+    // the rest now (in slices) keeps more seconds within maxBacklogBytes. They would be converted to be sent anyway.
+    if (!this.closed && this.queue.bytes > this.o.maxBacklogBytes / 2) {
+      await this.batcher.prepare(this.queue, Number.POSITIVE_INFINITY, this.yieldToLoop);
+      this.sweep();
+    }
   }
 
   private take(): Batch | undefined {
