@@ -9,6 +9,7 @@
  * sink, which never reads a window's timestamp for timing: only the rate at which windows arrive changes.
  * Event-loop delay is printed for the record; timing targets live in bench/.
  */
+import fc from 'fast-check';
 import { createSocket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
@@ -16,6 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emfSink, type EmfSink, type EmfSinkOptions } from '../../src/sinks/emf.js';
+import { SinkError } from '../../src/sinks/sink.js';
 import { counterWindow, judge, nondecreasing, startFaultAgent, type FaultAgent } from './aws-agent.js';
 
 setFlagsFromString('--expose-gc');
@@ -204,4 +206,52 @@ describe('EMF sink under agent faults', () => {
     expect(sink.stats().windows_dropped).toBeGreaterThanOrEqual(1);
     accounted(sink, 151);
   }, 30_000);
+});
+
+describe('EMF sink: exactly-once accounting under any fault schedule', () => {
+  type Step = 'ok' | 'retry' | 'fail' | 'stall-ok' | 'stall-retry';
+  it('property: sent windows arrived whole and once, dropped ones not at all, every window settled once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Step>('ok', 'ok', 'ok', 'retry', 'fail', 'stall-ok', 'stall-retry'), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 250 }),
+        fc.constantFrom(20_000, 200_000, 16 * 1024 * 1024),
+        async (schedule, windows, series, maxBacklogBytes) => {
+          const delivered = new Map<string, number>();
+          let n = 0;
+          const write = async (doc: string): Promise<void> => {
+            const step = schedule[n++ % schedule.length];
+            if (step.startsWith('stall')) await sleep(30);
+            if (step === 'retry' || step === 'stall-retry') throw new SinkError('busy', { retryable: true });
+            if (step === 'fail') throw new Error('rejected');
+            const parsed = JSON.parse(doc) as { _aws: { Timestamp: number }; shard: string };
+            const id = `${parsed._aws.Timestamp}/${parsed.shard}`;
+            delivered.set(id, (delivered.get(id) ?? 0) + 1);
+          };
+          const sink = emfSink({ write, logger: quiet, timeoutMs: 10, maxBacklogBytes, shutdownTimeoutMs: 300 }, {});
+          const settled = new Map<number, string[]>();
+          const receipt = { settled: (ts: number, outcome: string) => settled.set(ts, [...(settled.get(ts) ?? []), outcome]) };
+          for (let i = 0; i < windows; i++) await sink.export([counterWindow(T0, i, series)], receipt);
+          // A schedule of mostly retries never drains: flush gives up, and shutdown settles what is left.
+          await sink.flush(1500);
+          await sink.shutdown();
+          accounted(sink, windows);
+          expect([...delivered.values()].every((c) => c === 1)).toBe(true);
+          const groups = Math.min(series, 10);
+          for (let i = 0; i < windows; i++) {
+            const ts = T0 + i * 1000;
+            const outcomes = settled.get(ts) ?? [];
+            expect(outcomes).toHaveLength(1);
+            let arrived = 0;
+            for (let g = 0; g < groups; g++) arrived += delivered.get(`${ts}/${g}`) ?? 0;
+            if (outcomes[0] === 'sent') expect(arrived).toBe(groups);
+            if (outcomes[0] === 'dropped') expect(arrived).toBe(0);
+            if (outcomes[0] === 'failed') expect(arrived).toBeLessThan(groups);
+          }
+        },
+      ),
+      { numRuns: 25, seed: 7 },
+    );
+  }, 120_000);
 });
