@@ -97,6 +97,11 @@ export interface CloudWatchSinkOptions {
 }
 
 export interface CloudWatchSink extends Sink {
+  /**
+   * This sink owns delivery and settles every window it is handed exactly once (sent / failed / dropped), reported
+   * in `stats()` as `windows_*` and to a `WindowReceipt` passed as export()'s second argument.
+   */
+  readonly settlesWindows: true;
   /** Buffers windows (never waits on the network, never throws). */
   export(windows: readonly Window[], receipt?: WindowReceipt): void;
   /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs` (pacing kept). */
@@ -206,6 +211,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
 
   return {
     name,
+    settlesWindows: true,
     // export() never waits on the network, so the dispatcher's timeout is never the limiting factor.
     timeoutMs: 1000,
     export(windows: readonly Window[], receipt?: WindowReceipt): void {

@@ -81,6 +81,11 @@ export interface EmfSinkOptions extends DimensionOptions {
 }
 
 export interface EmfSink extends Sink {
+  /**
+   * This sink owns delivery and settles every window it is handed exactly once (sent / failed / dropped), reported
+   * in `stats()` as `windows_*` and to a `WindowReceipt` passed as export()'s second argument.
+   */
+  readonly settlesWindows: true;
   /** Hands windows over; resolves once they are delivered or waiting for a retry. Never rejects. */
   export(windows: readonly Window[], receipt?: WindowReceipt): Promise<void>;
   /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs`. */
@@ -151,6 +156,7 @@ export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = p
 
   return {
     name,
+    settlesWindows: true,
     timeoutMs: exportWaitMs + 1000,
 
     async export(windows: readonly Window[], receipt?: WindowReceipt): Promise<void> {
