@@ -14,9 +14,10 @@
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/errors.js';
 import type { SeriesWindow, Window } from '../core/window.js';
-import type { Sink } from '../core/sink.js';
+import type { Sink, SinkContext } from '../core/sink.js';
+import { lateLogger } from './aws/late-logger.js';
 import { dimensionRules } from './aws/dimensions.js';
-import { receiptOf, WindowLedger, type WindowReceipt } from './aws/ledger.js';
+import { receiptOf, WindowLedger, type DeliveryContext } from './aws/ledger.js';
 import { validateNamespace } from './aws/namespace.js';
 import { AwsView } from './aws/view.js';
 import { MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES } from './cloudwatch/batcher.js';
@@ -30,7 +31,7 @@ import type { CloudWatchTransport } from './cloudwatch/types.js';
 export type { CloudWatchTransport, MetricDatum, PutMetricDataInput, StandardUnit } from './cloudwatch/types.js';
 export type { Clock as CloudWatchClock } from './cloudwatch/publisher.js';
 export type { CloudWatchClientLike } from './cloudwatch/transport.js';
-export type { WindowOutcome, WindowReceipt } from './aws/ledger.js';
+export type { DeliveryContext, WindowOutcome, WindowReceipt } from './aws/ledger.js';
 
 export interface CloudWatchSinkOptions {
   /** CloudWatch namespace. Default: `SCALESIGNAL_CLOUDWATCH_NAMESPACE`, else the service name (as the EMF sink). */
@@ -88,7 +89,7 @@ export interface CloudWatchSinkOptions {
   client?: CloudWatchClientLike;
   /** Replaces the SDK entirely (simulations, proxies): sends one PutMetricData input. */
   transport?: CloudWatchTransport;
-  /** Warnings and the one-time pacing notice. Default: stderr. */
+  /** Warnings and the one-time pacing notice. Default: createMetrics' logger, else stderr. */
   logger?: Logger;
   /** Sink name in self-metrics and logs. Default `cloudwatch`. */
   name?: string;
@@ -103,7 +104,7 @@ export interface CloudWatchSink extends Sink {
    */
   readonly settlesWindows: true;
   /** Buffers windows (never waits on the network, never throws). */
-  export(windows: readonly Window[], receipt?: WindowReceipt): void;
+  export(windows: readonly Window[], context?: DeliveryContext): void;
   /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs` (pacing kept). */
   flush(timeoutMs?: number): Promise<void>;
   /** Sends everything pending (within `shutdownTimeoutMs`), then stops. */
@@ -128,15 +129,12 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 /** Above this worst-case delay the start-up notice recommends EMF. */
 const FRESHNESS_GOAL_SECONDS = 5;
 
-const stderrLogger: Logger = {
-  warn: (message) => process.stderr.write(`${message}\n`),
-  info: (message) => process.stderr.write(`${message}\n`),
-};
 
 export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchSink {
   const env = process.env;
   const name = options.name ?? 'cloudwatch';
-  const logger = options.logger ?? stderrLogger;
+  const log = lateLogger(options.logger);
+  const logger = log.logger;
   const explicitNamespace = options.namespace ?? nonEmpty(env.SCALESIGNAL_CLOUDWATCH_NAMESPACE);
   const namespace = explicitNamespace === undefined ? undefined : validateNamespace(explicitNamespace, 'cloudWatchSink');
   const rules = dimensionRules(options, 'cloudWatchSink');
@@ -206,7 +204,14 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     ...(fleetSource !== undefined ? { fleetSize: fleetSource } : {}),
   });
 
-  announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, plain: pacer.plainPeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
+  // Announced once: now when a logger was given, else in start() to the user's logger (or at the first export).
+  let announced = false;
+  const announceOnce = (): void => {
+    if (announced) return;
+    announced = true;
+    announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, plain: pacer.plainPeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
+  };
+  if (options.logger !== undefined) announceOnce();
   publisher.start();
 
   return {
@@ -214,8 +219,13 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     settlesWindows: true,
     // export() never waits on the network, so the dispatcher's timeout is never the limiting factor.
     timeoutMs: 1000,
-    export(windows: readonly Window[], receipt?: WindowReceipt): void {
-      publisher.enqueue(windows, receiptOf(receipt));
+    start(context: SinkContext): void {
+      log.adopt(context.logger);
+      announceOnce();
+    },
+    export(windows: readonly Window[], context?: DeliveryContext): void {
+      announceOnce();
+      publisher.enqueue(windows, receiptOf(context));
     },
     flush(timeoutMs = shutdownTimeoutMs) {
       return publisher.flush(timeoutMs);

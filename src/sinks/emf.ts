@@ -18,11 +18,11 @@
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/errors.js';
 import type { QuantileName, Window } from '../core/window.js';
-import type { Sink } from '../core/sink.js';
+import type { Sink, SinkContext } from '../core/sink.js';
+import { lateLogger } from './aws/late-logger.js';
 import { dimensionRules, type DimensionOptions } from './aws/dimensions.js';
-import { receiptOf, WindowLedger, type WindowReceipt } from './aws/ledger.js';
+import { receiptOf, WindowLedger, type DeliveryContext } from './aws/ledger.js';
 import { namespaceFromService, validateNamespace } from './aws/namespace.js';
-import { windowTimestamp } from './aws/timestamp.js';
 import { AwsView } from './aws/view.js';
 import { agentWriter, MAX_UDP_BYTES, parseAgentEndpoint, type AgentEndpoint } from './emf/agent-client.js';
 import { EmfDelivery } from './emf/delivery.js';
@@ -31,7 +31,7 @@ import { functionWriter } from './emf/function-writer.js';
 import { streamWriter } from './emf/stream-writer.js';
 import type { DocumentWriter } from './emf/writer.js';
 
-export type { WindowOutcome, WindowReceipt } from './aws/ledger.js';
+export type { DeliveryContext, WindowOutcome, WindowReceipt } from './aws/ledger.js';
 
 export interface EmfSinkOptions extends DimensionOptions {
   /** CloudWatch namespace. Default: `AWS_EMF_NAMESPACE`, else the service name (made namespace-safe). */
@@ -74,7 +74,7 @@ export interface EmfSinkOptions extends DimensionOptions {
   maxBacklogBytes?: number;
   /** How long `shutdown()` may spend delivering what is waiting. Default 2000 ms. */
   shutdownTimeoutMs?: number;
-  /** Warnings (at most one a minute per kind). Default: stderr. */
+  /** Warnings (at most one a minute per kind). Default: createMetrics' logger, else stderr. */
   logger?: Logger;
   /** Sink name in self-metrics and logs. Default `emf`. */
   name?: string;
@@ -87,7 +87,7 @@ export interface EmfSink extends Sink {
    */
   readonly settlesWindows: true;
   /** Hands windows over; resolves once they are delivered or waiting for a retry. Never rejects. */
-  export(windows: readonly Window[], receipt?: WindowReceipt): Promise<void>;
+  export(windows: readonly Window[], context?: DeliveryContext): Promise<void>;
   /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs`. */
   flush(timeoutMs?: number): Promise<void>;
   shutdown(): Promise<void>;
@@ -100,10 +100,6 @@ const DEFAULT_MAX_BACKLOG = 600;
 const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
 
-const stderrLogger: Logger = {
-  warn: (message) => process.stderr.write(`${message}\n`),
-  info: (message) => process.stderr.write(`${message}\n`),
-};
 
 export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = process.env): EmfSink {
   const where = 'emfSink';
@@ -149,8 +145,9 @@ export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = p
   const ledger = new WindowLedger();
   const name = options.name ?? 'emf';
   const build = (w: Window): string[] =>
-    windowDocuments(view.series(w), windowTimestamp(w), namespace ?? namespaceFromService(w.resource.service), { ...config, meta: metaFor(w) }, documentCounts);
-  const delivery = new EmfDelivery({ name, writer, build, ledger, timeoutMs, maxBacklog, maxBacklogBytes, logger: options.logger ?? stderrLogger });
+    windowDocuments(view.series(w), w.timestamp, namespace ?? namespaceFromService(w.resource.service), { ...config, meta: metaFor(w) }, documentCounts);
+  const log = lateLogger(options.logger);
+  const delivery = new EmfDelivery({ name, writer, build, ledger, timeoutMs, maxBacklog, maxBacklogBytes, logger: log.logger });
   // export() waits for delivery at most this long; the dispatcher's timeout is set above it so it never fires.
   const exportWaitMs = Math.max(1000, 2 * timeoutMs);
 
@@ -159,8 +156,12 @@ export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = p
     settlesWindows: true,
     timeoutMs: exportWaitMs + 1000,
 
-    async export(windows: readonly Window[], receipt?: WindowReceipt): Promise<void> {
-      const entries = delivery.accept(windows, receiptOf(receipt));
+    start(context: SinkContext): void {
+      log.adopt(context.logger);
+    },
+
+    async export(windows: readonly Window[], context?: DeliveryContext): Promise<void> {
+      const entries = delivery.accept(windows, receiptOf(context));
       await delivery.settledOrParked(entries, exportWaitMs);
     },
 

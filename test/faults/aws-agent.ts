@@ -106,7 +106,7 @@ export function counterWindow(t0: number, i: number, n: number, groups = 10): Wi
       p99: NaN,
     });
   }
-  return { start: t0 + i * 1000, end: t0 + (i + 1) * 1000, resource: { service: 'faults', attributes: {} }, series };
+  return { start: t0 + i * 1000, end: t0 + (i + 1) * 1000, timestamp: t0 + i * 1000, resource: { service: 'faults', attributes: {} }, series };
 }
 
 export interface Received {

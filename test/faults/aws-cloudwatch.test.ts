@@ -17,7 +17,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SeriesWindow, Window } from '../../src/core/window.js';
 import { cloudWatchSink, type CloudWatchSink, type CloudWatchSinkOptions, type PutMetricDataInput } from '../../src/sinks/cloudwatch.js';
-import { SinkError } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/core/sink.js';
 import { Rejection, startCloudWatchServer, validatePutMetricData, type CloudWatchServer, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
 
 setFlagsFromString('--expose-gc');
@@ -63,7 +63,7 @@ function gaugeWindow(start: number, n: number): Window {
       p99: NaN,
     });
   }
-  return { start, end: start + 1000, resource: { service: 'faults', attributes: {} }, series };
+  return { start, end: start + 1000, timestamp: start, resource: { service: 'faults', attributes: {} }, series };
 }
 
 type Answer = 'ok' | 'throttle' | 'error500' | 'reject400' | 'refused' | 'hang' | 'late';

@@ -17,7 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emfSink, type EmfSink, type EmfSinkOptions } from '../../src/sinks/emf.js';
-import { SinkError } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/core/sink.js';
 import { counterWindow, judge, nondecreasing, startFaultAgent, type FaultAgent } from './aws-agent.js';
 
 setFlagsFromString('--expose-gc');

@@ -6,7 +6,7 @@ import { cloudWatchSink, type CloudWatchSinkOptions, type PutMetricDataInput } f
 import { hash32, ordinalOf, phaseOf } from '../../src/sinks/cloudwatch/identity.js';
 import { Pacer } from '../../src/sinks/cloudwatch/pacer.js';
 import { classify } from '../../src/sinks/cloudwatch/transport.js';
-import { SinkError } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/core/sink.js';
 import { series, window } from '../helpers/windows.js';
 
 /** A whole second, so epoch-second arithmetic in the assertions is exact. */
@@ -354,7 +354,7 @@ describe('cloudwatch pacing', () => {
     };
     const sink = sinkWith({ transport, fleetSize: 1 });
     for (let s = 0; s < 1000; s++) expect(sink.export([windowAt(T0 + s * 1000, 10)])).toBeUndefined();
-    expect(() => sink.export([{ start: NaN, end: NaN, resource: { service: 's', attributes: {} }, series: [null as never] }])).not.toThrow();
+    expect(() => sink.export([{ start: NaN, end: NaN, timestamp: NaN, resource: { service: 's', attributes: {} }, series: [null as never] }])).not.toThrow();
     void sink.shutdown();
   });
 

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/options.js';
+import { ConfigError } from '../../src/core/errors.js';
 import type { SeriesWindow } from '../../src/core/window.js';
 import { dimensionName, dimensionValue } from '../../src/sinks/aws/dimension-text.js';
 import { dimensionRules } from '../../src/sinks/aws/dimensions.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/options.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { emfSink } from '../../src/sinks/emf.js';
 import { validateEmf } from '../helpers/emf-validator.js';
 import { series, window } from '../helpers/windows.js';
@@ -128,7 +128,7 @@ describe('emfSink to the CloudWatch agent', () => {
     const script = `
       const { emfSink } = await import('./src/sinks/emf.ts');
       const sink = emfSink({ agentEndpoint: 'tcp://127.0.0.1:${agent.port}' }, {});
-      const w = { start: ${T0}, end: ${T0 + 1000}, resource: { service: 'child', attributes: {} },
+      const w = { start: ${T0}, end: ${T0 + 1000}, timestamp: ${T0}, resource: { service: 'child', attributes: {} },
         series: [{ name: 'up', unit: '', description: '', kind: 'gauge', labels: {}, key: 'up{}', count: 1, sum: 1, min: 1, max: 1,
           last: 1, rate: 1, total: 0, p50: NaN, p90: NaN, p95: NaN, p99: NaN }] };
       await sink.export([w]);

@@ -7,13 +7,13 @@
  * The dispatcher counts an export that returned as "sent"; these counts are the truth for the AWS sinks and are
  * reported through `stats()`. A dispatcher that passes a `WindowReceipt` to `export()` is told each outcome.
  */
+import type { ExportContext } from '../../core/sink.js';
 import type { Window } from '../../core/window.js';
-import { windowTimestamp } from './timestamp.js';
 
 export type WindowOutcome = 'sent' | 'failed' | 'dropped';
 
 /**
- * What a dispatcher may pass as `export()`'s second argument to learn each window's outcome. Windows are named by
+ * What a dispatcher may add to `export()`'s context argument to learn each window's outcome. Windows are named by
  * their timestamp (the core reports one window per timestamp), so the sink never has to keep a window alive
  * just to report on it: a backlog bounded in bytes must not hold sealed windows it has already turned into
  * documents or datums.
@@ -45,7 +45,7 @@ export class WindowLedger {
 
   open(window: Window, receipt?: WindowReceipt): Ticket {
     this.counts.accepted++;
-    return { timestamp: windowTimestamp(window), receipt, settled: undefined };
+    return { timestamp: window.timestamp, receipt, settled: undefined };
   }
 
   /** Settles a window once; later calls are ignored and return false. */
@@ -61,6 +61,12 @@ export class WindowLedger {
     return true;
   }
 }
+
+/**
+ * export()'s second argument for these sinks: the SDK's ExportContext (its abort signal is not needed: export()
+ * never waits on the network past its own bound), optionally carrying `settled` to learn each window's outcome.
+ */
+export type DeliveryContext = Partial<ExportContext & WindowReceipt>;
 
 /** Validated receipt argument: anything without a `settled` function is ignored. */
 export function receiptOf(value: unknown): WindowReceipt | undefined {

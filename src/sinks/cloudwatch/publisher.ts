@@ -10,10 +10,10 @@
  * Time comes from a `Clock`, so the fleet simulation can run thousands of publishers in virtual time.
  */
 import type { Logger } from '../../core/api.js';
+import { RateLimitedReporter, REPORT_EVERY_MS } from '../../core/reporter.js';
 import type { SeriesWindow, Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
 import { namespaceFromService } from '../aws/namespace.js';
-import { windowTimestamp } from '../aws/timestamp.js';
 import type { AwsView } from '../aws/view.js';
 import { windowBytes } from '../aws/window-bytes.js';
 import { Batcher, type Batch, type BatchLimits } from './batcher.js';
@@ -82,7 +82,6 @@ const MAX_AGE_MS = 14 * 24 * 3600_000 - 3600_000;
 /** Longest pause after transient failures (and the most of a Retry-After honoured). */
 export const MAX_BACKOFF_MS = 60_000;
 const MIN_REQUEST_BYTES = 64 * 1024;
-const LOG_EVERY_MS = 60_000;
 
 class RequestTimeout extends Error {
   constructor(ms: number) {
@@ -106,7 +105,7 @@ export class Publisher {
   };
   private readonly queue: PendingQueue;
   private readonly batcher: Batcher;
-  private readonly lastLog = new Map<string, number>();
+  private readonly reporter: RateLimitedReporter;
   private maxBytes: number;
   private timer: unknown;
   private busy: Promise<void> | undefined;
@@ -121,6 +120,7 @@ export class Publisher {
 
   constructor(private readonly o: PublisherOptions) {
     this.queue = new PendingQueue(o.maxPendingDatapoints, o.maxBacklogBytes);
+    this.reporter = new RateLimitedReporter(o.logger, `scalesignal cloudwatch sink "${o.name}": `, REPORT_EVERY_MS, () => o.clock.now());
     this.batcher = new Batcher(o.converter);
     this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
@@ -166,7 +166,7 @@ export class Publisher {
         }
         const entry: PendingEntry = {
           ticket,
-          timestamp: windowTimestamp(window),
+          timestamp: window.timestamp,
           view,
           datums: undefined,
           sizes: undefined,
@@ -489,16 +489,8 @@ export class Publisher {
     this.o.logger.warn(`scalesignal cloudwatch sink "${this.o.name}": ${message}`);
   }
 
-  /** Warnings at most once a minute per kind: a failing backend must not flood the host's logs. */
+  /** At most once a minute per kind: a failing backend must not flood the host's logs. */
   private report(key: string, message: string): void {
-    const now = this.o.clock.now();
-    const last = this.lastLog.get(key);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLog.set(key, now);
-    try {
-      this.o.logger.warn(`scalesignal cloudwatch sink "${this.o.name}": ${message}`);
-    } catch {
-      // A broken logger must not break sending.
-    }
+    this.reporter.warn(message, key);
   }
 }

@@ -14,6 +14,7 @@
  * - The event loop: documents are built one window at a time, and the loop yields every few milliseconds.
  */
 import type { Logger } from '../../core/api.js';
+import { RateLimitedReporter } from '../../core/reporter.js';
 import type { Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
 import { stringBytes, windowBytes } from '../aws/window-bytes.js';
@@ -47,14 +48,13 @@ const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
 /** Longest stretch of synchronous work before yielding to the host's event loop. */
 const SLICE_MS = 4;
-const LOG_EVERY_MS = 60_000;
 
 export class EmfDelivery {
   readonly counts: DeliveryCounts = { documentsSent: 0, documentsFailed: 0, documentsRetried: 0, writesTimedOut: 0 };
   private readonly backlog: Backlog;
   private readonly unconfirmed: Array<{ entry: Entry; written: Written }> = [];
   private readonly random: () => number;
-  private readonly lastLog = new Map<string, number>();
+  private readonly reporter: RateLimitedReporter;
   private running = false;
   private closed = false;
   private stopped = false;
@@ -71,6 +71,7 @@ export class EmfDelivery {
   constructor(private readonly o: DeliveryOptions) {
     this.backlog = new Backlog(o.maxBacklogBytes, o.maxBacklog);
     this.random = o.random ?? Math.random;
+    this.reporter = new RateLimitedReporter(o.logger, `scalesignal emf sink "${o.name}": `);
     this.changed = this.nextChange();
   }
 
@@ -387,17 +388,9 @@ export class EmfDelivery {
     });
   }
 
-  /** Warnings at most once a minute per kind: a failing destination must not flood the host's logs. */
+  /** At most once a minute per kind: a failing destination must not flood the host's logs. */
   private report(kind: string, message: string): void {
-    const now = Date.now();
-    const last = this.lastLog.get(kind);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLog.set(kind, now);
-    try {
-      this.o.logger.warn(`scalesignal emf sink "${this.o.name}": ${message}`);
-    } catch {
-      // A broken logger must not break delivery.
-    }
+    this.reporter.warn(message, kind);
   }
 }
 
