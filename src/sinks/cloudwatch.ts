@@ -2,28 +2,36 @@
  * CloudWatch PutMetricData sink: one-second (high-resolution) custom metrics, paced so that a whole fleet stays
  * under the account's PutMetricData request quota.
  *
- * Window -> MetricDatum[] (datum.ts, histogram.ts) -> pending seconds, bounded (pending.ts) -> requests of at most
- * 1000 datums / 1 MB (batcher.ts) -> sent in this pod's slots (pacer.ts, identity.ts) through the AWS SDK or a
- * custom transport (transport.ts), driven by one unref'd timer (publisher.ts).
+ * Window -> AWS view (sinks/aws: names, units, dimensions and collisions merged, shared with the EMF sink) ->
+ * pending seconds, bounded in datapoints and bytes (pending.ts) -> MetricDatum[] (datum.ts, histogram.ts) ->
+ * requests of at most 1000 datums / 1 MB (batcher.ts) -> sent in this pod's slots (pacer.ts, identity.ts) through
+ * the AWS SDK or a custom transport (transport.ts), driven by one unref'd timer (publisher.ts).
  *
  * `export()` only buffers. Every request carries all pending seconds, each datum with its own timestamp, so a pod
- * that may send only every 19 s still delivers every second at 1-second resolution.
+ * that may send only every 19 s still delivers every second at 1-second resolution. Each window's outcome (sent,
+ * failed, dropped) is counted exactly once in `stats()`.
  */
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/errors.js';
-import type { SeriesWindow } from '../core/window.js';
-import type { Sink } from '../core/sink.js';
+import type { SeriesWindow, Window } from '../core/window.js';
+import type { Sink, SinkContext } from '../core/sink.js';
+import { lateLogger } from './aws/late-logger.js';
+import { dimensionRules } from './aws/dimensions.js';
+import { receiptOf, WindowLedger, type DeliveryContext } from './aws/ledger.js';
+import { validateNamespace } from './aws/namespace.js';
+import { AwsView } from './aws/view.js';
 import { MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES } from './cloudwatch/batcher.js';
-import { DatumConverter, MAX_DIMENSIONS } from './cloudwatch/datum.js';
+import { DatumConverter } from './cloudwatch/datum.js';
 import { hash32, prng, resolveIdentity } from './cloudwatch/identity.js';
 import { Pacer } from './cloudwatch/pacer.js';
 import { Publisher, systemClock, type Clock } from './cloudwatch/publisher.js';
 import { createTransport, type CloudWatchClientLike } from './cloudwatch/transport.js';
-import type { CloudWatchTransport, Dimension } from './cloudwatch/types.js';
+import type { CloudWatchTransport } from './cloudwatch/types.js';
 
 export type { CloudWatchTransport, MetricDatum, PutMetricDataInput, StandardUnit } from './cloudwatch/types.js';
 export type { Clock as CloudWatchClock } from './cloudwatch/publisher.js';
 export type { CloudWatchClientLike } from './cloudwatch/transport.js';
+export type { DeliveryContext, WindowOutcome, WindowReceipt } from './aws/ledger.js';
 
 export interface CloudWatchSinkOptions {
   /** CloudWatch namespace. Default: `SCALESIGNAL_CLOUDWATCH_NAMESPACE`, else the service name (as the EMF sink). */
@@ -33,10 +41,11 @@ export interface CloudWatchSinkOptions {
   /** Dimensions added to every datum, e.g. `{ Environment: 'prod' }`. */
   dimensions?: Readonly<Record<string, string>>;
   /**
-   * Adds the pod identity as a dimension under this name. Default `false`: without it CloudWatch aggregates the
-   * fleet (Sum, SampleCount, percentiles) and the number of custom metrics does not grow with pods.
+   * Adds the pod as a dimension (true: `PodName`, or the name to use), the same value as the EMF sink's. Default
+   * `false`: without it CloudWatch aggregates the fleet (Sum, SampleCount, percentiles) and the number of custom
+   * metrics does not grow with pods.
    */
-  podDimension?: string | false;
+  podDimension?: boolean | string;
   /** 1 (high resolution, default) or 60. */
   storageResolution?: 1 | 60;
   /** Which series to send. Default: all. */
@@ -51,12 +60,14 @@ export interface CloudWatchSinkOptions {
    * Default `SCALESIGNAL_FLEET_SIZE`, else 1.
    */
   fleetSize?: number | (() => number | Promise<number>);
-  /** Pod identity for the send phase. Default `POD_NAME`, else `HOSTNAME`, else the OS host name. */
+  /** Pod identity for the send phase. Default `POD_NAME`, else `K8S_POD_NAME`, else `HOSTNAME`, else the OS host name. */
   identity?: string;
   /** Longest period throttling back-off may reach, in seconds. Default max(60, 4 x the base period). */
   maxPeriodSeconds?: number;
   /** Datapoints kept while waiting to send; beyond it the oldest seconds are dropped (counted). Default 100000. */
   maxPendingDatapoints?: number;
+  /** Bytes of pending seconds, at most; beyond it the oldest seconds are dropped (counted). Default 16 MiB. */
+  maxBacklogBytes?: number;
   /** Datums per request, at most 1000 (the API limit, default). */
   maxDatumsPerRequest?: number;
   /** Estimated uncompressed body bytes per request, at most 1000000 (default). */
@@ -78,7 +89,7 @@ export interface CloudWatchSinkOptions {
   client?: CloudWatchClientLike;
   /** Replaces the SDK entirely (simulations, proxies): sends one PutMetricData input. */
   transport?: CloudWatchTransport;
-  /** Warnings and the one-time pacing notice. Default: stderr. */
+  /** Warnings and the one-time pacing notice. Default: createMetrics' logger, else stderr. */
   logger?: Logger;
   /** Sink name in self-metrics and logs. Default `cloudwatch`. */
   name?: string;
@@ -87,6 +98,15 @@ export interface CloudWatchSinkOptions {
 }
 
 export interface CloudWatchSink extends Sink {
+  /**
+   * This sink owns delivery and settles every window it is handed exactly once (sent / failed / dropped), reported
+   * in `stats()` as `windows_*` and to a `WindowReceipt` passed as export()'s second argument.
+   */
+  readonly settlesWindows: true;
+  /** Buffers windows (never waits on the network, never throws). */
+  export(windows: readonly Window[], context?: DeliveryContext): void;
+  /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs` (pacing kept). */
+  flush(timeoutMs?: number): Promise<void>;
   /** Sends everything pending (within `shutdownTimeoutMs`), then stops. */
   shutdown(): Promise<void>;
   stats(): Readonly<Record<string, number>>;
@@ -103,22 +123,21 @@ export interface CloudWatchSink extends Sink {
 const DEFAULT_QUOTA_TPS = 500;
 const DEFAULT_HEADROOM = 0.8;
 const DEFAULT_MAX_PENDING = 100_000;
+const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 /** Above this worst-case delay the start-up notice recommends EMF. */
 const FRESHNESS_GOAL_SECONDS = 5;
 
-const stderrLogger: Logger = {
-  warn: (message) => process.stderr.write(`${message}\n`),
-  info: (message) => process.stderr.write(`${message}\n`),
-};
 
 export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchSink {
   const env = process.env;
   const name = options.name ?? 'cloudwatch';
-  const logger = options.logger ?? stderrLogger;
+  const log = lateLogger(options.logger);
+  const logger = log.logger;
   const explicitNamespace = options.namespace ?? nonEmpty(env.SCALESIGNAL_CLOUDWATCH_NAMESPACE);
-  const namespace = explicitNamespace === undefined ? undefined : validNamespace(explicitNamespace);
+  const namespace = explicitNamespace === undefined ? undefined : validateNamespace(explicitNamespace, 'cloudWatchSink');
+  const rules = dimensionRules(options, 'cloudWatchSink');
   const quotaTps = positive('quotaTps', options.quotaTps) ?? fromEnv(env, 'SCALESIGNAL_CLOUDWATCH_QUOTA_TPS', logger, (v) => v > 0) ?? DEFAULT_QUOTA_TPS;
   const headroom =
     fraction('headroom', options.headroom) ?? fromEnv(env, 'SCALESIGNAL_CLOUDWATCH_HEADROOM', logger, (v) => v > 0 && v <= 1) ?? DEFAULT_HEADROOM;
@@ -143,6 +162,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   const maxDatums = integer('maxDatumsPerRequest', options.maxDatumsPerRequest, 1, MAX_DATUMS_PER_REQUEST) ?? MAX_DATUMS_PER_REQUEST;
   const maxBytes = integer('maxRequestBytes', options.maxRequestBytes, 1024, MAX_REQUEST_BYTES) ?? MAX_REQUEST_BYTES;
   const maxPending = integer('maxPendingDatapoints', options.maxPendingDatapoints, 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_PENDING;
+  const maxBacklogBytes = integer('maxBacklogBytes', options.maxBacklogBytes, 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_BACKLOG_BYTES;
   const requestTimeoutMs = integer('requestTimeoutMs', options.requestTimeoutMs, 1, 600_000) ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const shutdownTimeoutMs = integer('shutdownTimeoutMs', options.shutdownTimeoutMs, 0, 600_000) ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const maxPeriodSeconds = integer('maxPeriodSeconds', options.maxPeriodSeconds, 1, 86_400);
@@ -150,21 +170,9 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     throw new ConfigError(`cloudWatchSink: storageResolution must be 1 or 60, got ${String(options.storageResolution)}`);
   }
 
-  const staticDimensions: Dimension[] = Object.entries(options.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value: String(Value) }));
-  if (options.podDimension !== undefined && options.podDimension !== false) {
-    staticDimensions.push({ Name: options.podDimension, Value: identity });
-  }
-  if (staticDimensions.length >= MAX_DIMENSIONS) {
-    throw new ConfigError(`cloudWatchSink: at most ${MAX_DIMENSIONS - 1} static dimensions leave room for labels, got ${staticDimensions.length}`);
-  }
-  const serviceDimension = options.serviceDimension === false ? null : (options.serviceDimension ?? 'ServiceName');
-
-  const converter = new DatumConverter({
-    serviceDimension,
-    staticDimensions,
-    storageResolution: options.storageResolution ?? 1,
-    ...(options.filter !== undefined ? { filter: options.filter } : {}),
-  });
+  const view = new AwsView(rules, env);
+  const converter = new DatumConverter(options.storageResolution ?? 1);
+  const ledger = new WindowLedger();
   const pacer = new Pacer({ quotaTps, headroom, fleetSize, identity, ...(maxPeriodSeconds !== undefined ? { maxPeriodSeconds } : {}) });
   const transport = createTransport({
     ...(options.transport !== undefined ? { transport: options.transport } : {}),
@@ -179,11 +187,15 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   const publisher = new Publisher({
     name,
     namespace,
+    view,
+    filter: options.filter,
     converter,
+    ledger,
     pacer,
     transport,
     limits: { maxDatums, maxBytes },
     maxPendingDatapoints: maxPending,
+    maxBacklogBytes,
     requestTimeoutMs,
     shutdownTimeoutMs,
     clock: options.clock ?? systemClock,
@@ -192,33 +204,56 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     ...(fleetSource !== undefined ? { fleetSize: fleetSource } : {}),
   });
 
-  announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, plain: pacer.plainPeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
+  // Announced once: now when a logger was given, else in start() to the user's logger (or at the first export).
+  let announced = false;
+  const announceOnce = (): void => {
+    if (announced) return;
+    announced = true;
+    announce(logger, name, { fleetSize, quotaTps, headroom, period: pacer.basePeriod, plain: pacer.plainPeriod, phase: pacer.phase, dynamic: fleetSource !== undefined });
+  };
+  if (options.logger !== undefined) announceOnce();
   publisher.start();
 
   return {
     name,
+    settlesWindows: true,
     // export() never waits on the network, so the dispatcher's timeout is never the limiting factor.
     timeoutMs: 1000,
-    export(windows) {
-      publisher.enqueue(windows);
+    start(context: SinkContext): void {
+      log.adopt(context.logger);
+      announceOnce();
+    },
+    export(windows: readonly Window[], context?: DeliveryContext): void {
+      announceOnce();
+      publisher.enqueue(windows, receiptOf(context));
+    },
+    flush(timeoutMs = shutdownTimeoutMs) {
+      return publisher.flush(timeoutMs);
     },
     shutdown() {
       return publisher.shutdown();
     },
     stats() {
       const c = publisher.counts;
-      const conversion = converter.counts;
+      const w = ledger.counts;
       return {
+        windows_sent: w.sent,
+        windows_failed: w.failed,
+        windows_dropped: w.dropped,
+        windows_pending: ledger.pending,
+        backlog_bytes: publisher.backlogBytes,
         requests_sent: c.requestsSent,
         requests_throttled: c.requestsThrottled,
         requests_failed: c.requestsFailed,
+        requests_unknown: c.requestsUnknown,
         batches_dropped: c.batchesDropped,
         datapoints_sent: c.datapointsSent,
         datapoints_dropped: c.datapointsDropped,
+        datapoints_unknown: c.datapointsUnknown,
         datapoints_pending: publisher.pendingDatapoints,
-        datapoints_invalid: conversion.datapointsInvalid,
-        dimensions_truncated: conversion.dimensionsTruncated,
-        dimensions_dropped: conversion.dimensionsDropped,
+        datapoints_invalid: converter.counts.datapointsInvalid,
+        series_merged: view.counts.seriesMerged,
+        labels_dropped: view.counts.labelsDropped,
         period_seconds: pacer.period,
       };
     },
@@ -299,12 +334,4 @@ function integer(option: string, value: unknown, min: number, max: number): numb
     throw new ConfigError(`cloudWatchSink: option "${option}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-function validNamespace(namespace: string): string {
-  if (typeof namespace !== 'string' || namespace.trim() === '' || namespace.length > 255) {
-    throw new ConfigError(`cloudWatchSink: namespace must be 1 to 255 characters, got ${JSON.stringify(namespace)}`);
-  }
-  if (namespace.startsWith('AWS/')) throw new ConfigError('cloudWatchSink: namespaces starting with "AWS/" are reserved for AWS services');
-  return namespace;
 }

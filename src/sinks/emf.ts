@@ -2,6 +2,11 @@
  * EMF sink: Window -> CloudWatch Embedded Metric Format documents (high resolution, one timestamp per window)
  * -> stdout (picked up by Fluent Bit / Container Insights) or the CloudWatch agent's EMF listener (TCP/UDP 25888).
  *
+ * Names, units, dimensions and the merging of series that collide come from the AWS rule set (sinks/aws), shared
+ * with the PutMetricData sink, so one series looks the same on both. Delivery (emf/delivery.ts) is owned by the
+ * sink: a backlog bounded in bytes, documents built once per window, one write per document and attempt, and an
+ * exact sent / failed / dropped count per window in `stats()`.
+ *
  * Why the documents are built here and not with aws-embedded-metrics (which is used in the tests as the reference
  * serializer instead): its endpoint, namespace, service name and log group are process-global `Configuration`, so
  * two sinks (or an application that uses the library itself) would race; its first flush runs environment
@@ -10,24 +15,34 @@
  * and its TCP client has no connect timeout and can leave a send pending forever after an idle-timeout during
  * connect. The documents below follow the same specification and the same limits.
  */
+import type { Logger } from '../core/api.js';
+import { ConfigError } from '../core/errors.js';
 import type { QuantileName, Window } from '../core/window.js';
-import { SinkError, type Sink } from '../core/sink.js';
-import { createAgentClient, MAX_UDP_BYTES, parseAgentEndpoint, type AgentClient } from './emf/agent-client.js';
-import { MAX_DIMENSIONS } from './emf/dimensions.js';
-import { MAX_DOCUMENT_BYTES, windowDocuments, type DocumentConfig, type DocumentCounters } from './emf/documents.js';
-import { writeLines } from './emf/stdout.js';
+import type { Sink, SinkContext } from '../core/sink.js';
+import { lateLogger } from './aws/late-logger.js';
+import { dimensionRules, type DimensionOptions } from './aws/dimensions.js';
+import { receiptOf, WindowLedger, type DeliveryContext } from './aws/ledger.js';
+import { namespaceFromService, validateNamespace } from './aws/namespace.js';
+import { AwsView } from './aws/view.js';
+import { agentWriter, MAX_UDP_BYTES, parseAgentEndpoint, type AgentEndpoint } from './emf/agent-client.js';
+import { EmfDelivery } from './emf/delivery.js';
+import { MAX_DOCUMENT_BYTES, windowDocuments, type DocumentConfig, type DocumentCounts } from './emf/documents.js';
+import { functionWriter } from './emf/function-writer.js';
+import { streamWriter } from './emf/stream-writer.js';
+import type { DocumentWriter } from './emf/writer.js';
 
-export interface EmfSinkOptions {
-  /** CloudWatch namespace. Default: `AWS_EMF_NAMESPACE`, else the service name. */
+export type { DeliveryContext, WindowOutcome, WindowReceipt } from './aws/ledger.js';
+
+export interface EmfSinkOptions extends DimensionOptions {
+  /** CloudWatch namespace. Default: `AWS_EMF_NAMESPACE`, else the service name (made namespace-safe). */
   namespace?: string;
   /** Key of the dimension holding the service name, or false for none. Default `ServiceName`. */
   serviceDimension?: string | false;
   /** Constant dimensions on every metric, e.g. `{ Cluster: 'prod-eu' }`. Default none. */
   dimensions?: Readonly<Record<string, string>>;
   /**
-   * Adds a per-pod dimension (true: `PodName`, or the key to use) from `k8s.pod.name`, else `host.name`, else the
-   * hostname. Default false: without it CloudWatch aggregates the same metric across the whole fleet, and a metric
-   * per pod multiplies cost.
+   * Adds a per-pod dimension (true: `PodName`, or the key to use), the same on both AWS sinks. Default false:
+   * without it CloudWatch aggregates the same metric across the whole fleet, and a metric per pod multiplies cost.
    */
   podDimension?: boolean | string;
   /** Also publish every labelled metric under the base dimensions alone (service-wide totals). Default false. */
@@ -49,98 +64,141 @@ export interface EmfSinkOptions {
   logStreamName?: string;
   /** Custom destination, called once per document (one JSON string, no newline), in order. Overrides the rest. */
   write?: (document: string) => void | Promise<void>;
-  /** Agent connect + send timeout in ms. Default 500. */
+  /** Stream for JSON lines when there is no agent endpoint and no `write`. Default `process.stdout`. */
+  stream?: NodeJS.WritableStream;
+  /** A document write that makes no progress for this long is abandoned (TCP) or waited out. Default 500 ms. */
   timeoutMs?: number;
-  /** Windows the dispatcher keeps while exports are pending or retried. Default 60. */
+  /** Windows waiting for delivery, at most. Default 600. */
   maxBacklog?: number;
+  /** Bytes of waiting windows and documents, at most; beyond, the oldest windows are dropped (counted). Default 16 MiB. */
+  maxBacklogBytes?: number;
+  /** How long `shutdown()` may spend delivering what is waiting. Default 2000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Warnings (at most one a minute per kind). Default: createMetrics' logger, else stderr. */
+  logger?: Logger;
   /** Sink name in self-metrics and logs. Default `emf`. */
   name?: string;
 }
 
+export interface EmfSink extends Sink {
+  /**
+   * This sink owns delivery and settles every window it is handed exactly once (sent / failed / dropped), reported
+   * in `stats()` as `windows_*` and to a `WindowReceipt` passed as export()'s second argument.
+   */
+  readonly settlesWindows: true;
+  /** Hands windows over; resolves once they are delivered or waiting for a retry. Never rejects. */
+  export(windows: readonly Window[], context?: DeliveryContext): Promise<void>;
+  /** Resolves when every window handed over so far is sent, failed or dropped, or after `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<void>;
+  shutdown(): Promise<void>;
+  stats(): Readonly<Record<string, number>>;
+}
+
 const QUANTILES: readonly QuantileName[] = ['p50', 'p90', 'p95', 'p99'];
 const DEFAULT_TIMEOUT_MS = 500;
+const DEFAULT_MAX_BACKLOG = 600;
+const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
 
-export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = process.env): Sink {
+
+export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = process.env): EmfSink {
+  const where = 'emfSink';
   const percentiles = options.percentiles ?? QUANTILES;
-  for (const q of percentiles) if (!QUANTILES.includes(q)) throw new RangeError(`emfSink: unknown percentile "${q}"; allowed: ${QUANTILES.join(', ')}`);
-  const serviceDimension = options.serviceDimension ?? 'ServiceName';
-  const podDimension = options.podDimension === true ? 'PodName' : (options.podDimension ?? false);
-  const extra = options.dimensions ?? {};
-  const fixed = [...(serviceDimension === false ? [] : [serviceDimension]), ...Object.keys(extra), ...(podDimension === false ? [] : [podDimension])];
-  if (new Set(fixed).size !== fixed.length) throw new RangeError(`emfSink: dimension keys repeat: ${fixed.join(', ')}`);
-  if (fixed.length > MAX_DIMENSIONS) throw new RangeError(`emfSink: at most ${MAX_DIMENSIONS} dimensions, got ${fixed.length}`);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new RangeError(`emfSink: timeoutMs must be a positive number, got ${timeoutMs}`);
+  for (const q of percentiles) if (!QUANTILES.includes(q)) throw new ConfigError(`${where}: unknown percentile "${q}"; allowed: ${QUANTILES.join(', ')}`);
+  const rules = dimensionRules(options, where);
+  const timeoutMs = positive(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS);
+  const maxBacklog = positive(options.maxBacklog, 'maxBacklog', DEFAULT_MAX_BACKLOG);
+  const maxBacklogBytes = positive(options.maxBacklogBytes, 'maxBacklogBytes', DEFAULT_MAX_BACKLOG_BYTES);
+  const shutdownTimeoutMs = positive(options.shutdownTimeoutMs, 'shutdownTimeoutMs', DEFAULT_SHUTDOWN_TIMEOUT_MS, true);
+  const explicitNamespace = options.namespace ?? (env.AWS_EMF_NAMESPACE || undefined);
+  const namespace = explicitNamespace === undefined ? undefined : validateNamespace(explicitNamespace, where);
 
-  const endpoint = options.write === undefined ? (options.agentEndpoint ?? (env.AWS_EMF_AGENT_ENDPOINT || undefined)) : undefined;
-  const protocol = endpoint === undefined ? undefined : parseAgentEndpoint(endpoint).protocol;
-  let agent: AgentClient | undefined;
+  const endpointText = options.write === undefined ? (options.agentEndpoint ?? (env.AWS_EMF_AGENT_ENDPOINT || undefined)) : undefined;
+  let endpoint: AgentEndpoint | undefined;
+  try {
+    endpoint = endpointText === undefined ? undefined : parseAgentEndpoint(endpointText);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const writer: DocumentWriter =
+    options.write !== undefined ? functionWriter(options.write) : endpoint !== undefined ? agentWriter(endpoint) : streamWriter(options.stream ?? process.stdout);
 
-  const base: Omit<DocumentConfig, 'meta'> = {
-    namespace: options.namespace ?? (env.AWS_EMF_NAMESPACE || undefined),
-    serviceDimension,
-    extra,
-    podDimension,
+  const logGroup = options.logGroupName ?? (env.AWS_EMF_LOG_GROUP_NAME || undefined);
+  const logStream = options.logStreamName ?? (env.AWS_EMF_LOG_STREAM_NAME || undefined);
+  const baseDimensions = (rules.service === undefined ? 0 : 1) + rules.constants.length + (rules.pod === undefined ? 0 : 1);
+  const config: Omit<DocumentConfig, 'meta'> = {
     rollup: options.rollup ?? false,
+    baseDimensions,
     percentiles,
     gaugeMax: options.gaugeMax ?? false,
     histogramValues: options.histogramValues ?? false,
-    maxBytes: protocol === 'udp' ? MAX_UDP_BYTES : MAX_DOCUMENT_BYTES,
+    maxBytes: endpoint?.protocol === 'udp' ? MAX_UDP_BYTES : MAX_DOCUMENT_BYTES,
   };
-  const logGroup = options.logGroupName ?? (env.AWS_EMF_LOG_GROUP_NAME || undefined);
-  const logStream = options.logStreamName ?? (env.AWS_EMF_LOG_STREAM_NAME || undefined);
   // The CloudWatch agent routes on these; on stdout the log agent decides where lines go.
   const metaFor = (w: Window): Record<string, string> =>
     endpoint === undefined
       ? {}
       : { LogGroupName: logGroup ?? `${w.resource.service}-metrics`, ...(logStream === undefined ? {} : { LogStreamName: logStream }) };
 
-  const counters: DocumentCounters = { metricsSkipped: 0, labelsDropped: 0 };
-  let documentsSent = 0;
-  let lastDocuments = 0;
-
-  const deliver = async (documents: string[]): Promise<void> => {
-    if (options.write !== undefined) {
-      try {
-        for (const doc of documents) await options.write(doc);
-      } catch (error) {
-        if (error instanceof SinkError) throw error;
-        throw new SinkError(`EMF write failed: ${String(error)}`, { retryable: false, cause: error });
-      }
-    } else if (endpoint !== undefined) {
-      agent ??= createAgentClient(endpoint, timeoutMs);
-      await agent.send(documents);
-    } else {
-      await writeLines(process.stdout, documents);
-    }
-  };
+  const view = new AwsView(rules, env);
+  const documentCounts: DocumentCounts = { metricsSkipped: 0, valuesInvalid: 0 };
+  const ledger = new WindowLedger();
+  const name = options.name ?? 'emf';
+  const build = (w: Window): string[] =>
+    windowDocuments(view.series(w), w.timestamp, namespace ?? namespaceFromService(w.resource.service), { ...config, meta: metaFor(w) }, documentCounts);
+  const log = lateLogger(options.logger);
+  const delivery = new EmfDelivery({ name, writer, build, ledger, timeoutMs, maxBacklog, maxBacklogBytes, logger: log.logger });
+  // export() waits for delivery at most this long; the dispatcher's timeout is set above it so it never fires.
+  const exportWaitMs = Math.max(1000, 2 * timeoutMs);
 
   return {
-    name: options.name ?? 'emf',
-    timeoutMs: timeoutMs + 100,
-    maxBacklog: options.maxBacklog,
+    name,
+    settlesWindows: true,
+    timeoutMs: exportWaitMs + 1000,
 
-    async export(windows: readonly Window[]): Promise<void> {
-      const documents: string[] = [];
-      for (const w of windows) documents.push(...windowDocuments(w, { ...base, meta: metaFor(w) }, counters));
-      lastDocuments = documents.length;
-      if (documents.length === 0) return;
-      await deliver(documents);
-      documentsSent += documents.length;
+    start(context: SinkContext): void {
+      log.adopt(context.logger);
     },
 
-    shutdown(): void {
-      agent?.close();
-      agent = undefined;
+    async export(windows: readonly Window[], context?: DeliveryContext): Promise<void> {
+      const entries = delivery.accept(windows, receiptOf(context));
+      await delivery.settledOrParked(entries, exportWaitMs);
+    },
+
+    flush(timeout = shutdownTimeoutMs): Promise<void> {
+      return delivery.flush(timeout);
+    },
+
+    shutdown(): Promise<void> {
+      return delivery.shutdown(shutdownTimeoutMs);
     },
 
     stats() {
+      const c = ledger.counts;
+      const d = delivery.counts;
       return {
-        documents_sent: documentsSent,
-        documents_last_export: lastDocuments,
-        metrics_skipped: counters.metricsSkipped,
-        labels_dropped: counters.labelsDropped,
+        windows_sent: c.sent,
+        windows_failed: c.failed,
+        windows_dropped: c.dropped,
+        windows_pending: ledger.pending,
+        backlog_bytes: delivery.backlogBytes,
+        documents_sent: d.documentsSent,
+        documents_failed: d.documentsFailed,
+        documents_retried: d.documentsRetried,
+        writes_timed_out: d.writesTimedOut,
+        series_merged: view.counts.seriesMerged,
+        labels_dropped: view.counts.labelsDropped,
+        metrics_skipped: documentCounts.metricsSkipped,
+        values_invalid: documentCounts.valuesInvalid,
       };
     },
   };
+}
+
+function positive(value: unknown, option: string, fallback: number, zeroAllowed = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) {
+    throw new ConfigError(`emfSink: option "${option}" must be a ${zeroAllowed ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

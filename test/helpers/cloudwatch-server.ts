@@ -18,6 +18,12 @@
  * timestamps within 2 weeks past / 2 hours future, StorageResolution 1 or 60, namespace not `AWS/...`.
  * Request-rate quota: at most `quotaTps` requests in each 1-second window (by arrival), the rest get HTTP 400
  * `Throttling` "Rate exceeded", as CloudWatch does.
+ *
+ * Every well-formed body is also checked against CLOUDWATCH_MODEL below: the PutMetricData shapes of the CloudWatch
+ * API model as botocore ships it (`botocore/data/cloudwatch/2010-08-01/service-2.json`, Debian's python3-botocore
+ * 1.29.27), copied shape for shape; test/sinks/cloudwatch-rules.test.ts checks the copy against the installed file.
+ * The model's documentation adds what its constraints do not say (1000 datums, 150 values, Counts as long as
+ * Values, no NaN, +-2^360, printable ASCII in dimensions): the hand-written checks in `validate` enforce those.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,8 +68,10 @@ export interface CloudWatchServerOptions {
   readonly quotaTps?: number;
   /** Called for each well-formed request before it is accepted; return an error to answer with it instead. */
   readonly inject?: (request: { namespace: string; datums: readonly ReceivedDatum[] }) => InjectedError | undefined;
-  /** Delay before answering, ms. */
+  /** Delay before answering, ms (the datums are stored on arrival, as a slow CloudWatch would). */
   readonly latencyMs?: number;
+  /** Port to listen on (a restart on the same port); default: one the OS picks. */
+  readonly port?: number;
 }
 
 export interface CloudWatchServer {
@@ -111,7 +119,113 @@ const ERRORS: Record<string, { shape: string; fault: 'Sender' | 'Receiver' }> = 
   ServiceUnavailable: { shape: 'com.amazon.coral.availability#ServiceUnavailableException', fault: 'Receiver' },
 };
 
-class Rejection extends Error {
+/** PutMetricData's input shapes from the botocore CloudWatch model (see the header). */
+export const CLOUDWATCH_MODEL = {
+  PutMetricDataInput: {
+    type: 'structure',
+    required: ['Namespace', 'MetricData'],
+    members: { Namespace: { shape: 'Namespace' }, MetricData: { shape: 'MetricData' } },
+  },
+  Namespace: { type: 'string', max: 255, min: 1, pattern: '[^:].*' },
+  MetricData: { type: 'list', member: { shape: 'MetricDatum' } },
+  MetricDatum: {
+    type: 'structure',
+    required: ['MetricName'],
+    members: {
+      MetricName: { shape: 'MetricName' },
+      Dimensions: { shape: 'Dimensions' },
+      Timestamp: { shape: 'Timestamp' },
+      Value: { shape: 'DatapointValue' },
+      StatisticValues: { shape: 'StatisticSet' },
+      Values: { shape: 'Values' },
+      Counts: { shape: 'Counts' },
+      Unit: { shape: 'StandardUnit' },
+      StorageResolution: { shape: 'StorageResolution' },
+    },
+  },
+  MetricName: { type: 'string', max: 255, min: 1 },
+  Dimensions: { type: 'list', member: { shape: 'Dimension' }, max: 30 },
+  Dimension: {
+    type: 'structure',
+    required: ['Name', 'Value'],
+    members: { Name: { shape: 'DimensionName' }, Value: { shape: 'DimensionValue' } },
+  },
+  DimensionName: { type: 'string', max: 255, min: 1 },
+  DimensionValue: { type: 'string', max: 1024, min: 1 },
+  Timestamp: { type: 'timestamp' },
+  DatapointValue: { type: 'double' },
+  Values: { type: 'list', member: { shape: 'DatapointValue' } },
+  Counts: { type: 'list', member: { shape: 'DatapointValue' } },
+  StatisticSet: {
+    type: 'structure',
+    required: ['SampleCount', 'Sum', 'Minimum', 'Maximum'],
+    members: {
+      SampleCount: { shape: 'DatapointValue' },
+      Sum: { shape: 'DatapointValue' },
+      Minimum: { shape: 'DatapointValue' },
+      Maximum: { shape: 'DatapointValue' },
+    },
+  },
+  StandardUnit: { type: 'string', enum: [...UNITS] },
+  StorageResolution: { type: 'integer', min: 1 },
+} as const;
+
+interface ModelShape {
+  readonly type: string;
+  readonly required?: readonly string[];
+  readonly members?: Readonly<Record<string, { readonly shape: string }>>;
+  readonly member?: { readonly shape: string };
+  readonly min?: number;
+  readonly max?: number;
+  readonly pattern?: string;
+  readonly enum?: readonly string[];
+}
+
+/** Every way `value` breaks the model's constraints for `shape`, as `path: problem`. */
+export function modelProblems(value: unknown, shape: string, path = shape): string[] {
+  const s = (CLOUDWATCH_MODEL as unknown as Record<string, ModelShape>)[shape];
+  const out: string[] = [];
+  switch (s.type) {
+    case 'structure': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${path}: not a structure`];
+      const o = value as Record<string, unknown>;
+      for (const r of s.required ?? []) if (o[r] === undefined) out.push(`${path}.${r}: required`);
+      for (const [k, v] of Object.entries(o)) {
+        const member = s.members?.[k];
+        if (member === undefined) out.push(`${path}.${k}: not a member of ${shape}`);
+        else if (v !== undefined) out.push(...modelProblems(v, member.shape, `${path}.${k}`));
+      }
+      return out;
+    }
+    case 'list': {
+      if (!Array.isArray(value)) return [`${path}: not a list`];
+      if (s.max !== undefined && value.length > s.max) out.push(`${path}: ${value.length} members, max ${s.max}`);
+      value.forEach((v, i) => out.push(...modelProblems(v, (s.member as { shape: string }).shape, `${path}[${i}]`)));
+      return out;
+    }
+    case 'string': {
+      if (typeof value !== 'string') return [`${path}: not a string`];
+      if (s.min !== undefined && value.length < s.min) out.push(`${path}: shorter than ${s.min}`);
+      if (s.max !== undefined && value.length > s.max) out.push(`${path}: longer than ${s.max}`);
+      if (s.pattern !== undefined && !new RegExp(`^(?:${s.pattern})$`, 's').test(value)) out.push(`${path}: does not match ${s.pattern}`);
+      if (s.enum !== undefined && !s.enum.includes(value)) out.push(`${path}: ${value} not in the enum`);
+      return out;
+    }
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isInteger(value)) return [`${path}: not an integer`];
+      if (s.min !== undefined && value < s.min) out.push(`${path}: below ${s.min}`);
+      return out;
+    case 'double':
+      // AWS JSON writes NaN and infinities as strings; CloudWatch rejects them (checked in validate()).
+      return typeof value === 'number' || value === 'NaN' || value === 'Infinity' || value === '-Infinity' ? [] : [`${path}: not a double`];
+    case 'timestamp':
+      return typeof value === 'number' ? [] : [`${path}: not epoch seconds`];
+    default:
+      return [`${path}: unknown shape type ${s.type}`];
+  }
+}
+
+export class Rejection extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -190,6 +304,8 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         } catch {
           throw new Rejection(400, 'SerializationException', 'Body is not JSON');
         }
+        const problems = modelProblems(input, 'PutMetricDataInput');
+        if (problems.length > 0) throw invalid(`The request does not satisfy the CloudWatch model: ${problems.slice(0, 5).join('; ')}`);
         const parsed = validate(input, at);
         namespace = parsed.namespace;
         datums = parsed.datums;
@@ -205,7 +321,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const busiest = (m: Map<number, number>): number => Math.max(0, ...m.values());
   return {
@@ -248,6 +364,23 @@ function text(value: unknown, where: string, max: number, asciiOnly: boolean): s
     throw invalid(`The parameter ${where} must contain only printable ASCII characters and at least one non-whitespace character.`);
   }
   return value;
+}
+
+/**
+ * What CloudWatch would answer to a PutMetricData input (as JSON), without a server: for tests in fake time. Returns
+ * the datums as the server would store them, or throws `{ status, code, message }`.
+ */
+export function validatePutMetricData(input: unknown, now: number): { namespace: string; datums: ReceivedDatum[] } {
+  // As the SDK writes it: timestamps in epoch seconds (the replacer sees a Date after toJSON, so read the holder).
+  const json = JSON.parse(
+    JSON.stringify(input, function (this: Record<string, unknown>, key: string, value: unknown) {
+      const raw = this[key];
+      return raw instanceof Date ? raw.getTime() / 1000 : value;
+    }),
+  ) as { Namespace?: unknown; MetricData?: unknown };
+  const problems = modelProblems(json, 'PutMetricDataInput');
+  if (problems.length > 0) throw invalid(`The request does not satisfy the CloudWatch model: ${problems.slice(0, 5).join('; ')}`);
+  return validate(json, now);
 }
 
 function validate(input: { Namespace?: unknown; MetricData?: unknown }, now: number): { namespace: string; datums: ReceivedDatum[] } {

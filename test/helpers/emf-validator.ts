@@ -1,7 +1,22 @@
 /**
- * Validates a CloudWatch Embedded Metric Format document against the specification's structure and limits,
- * independently of the sink's code. Throws with every problem found; returns the parsed document.
+ * Validates a CloudWatch Embedded Metric Format document against the specification, independently of the sink's
+ * code. Throws with every problem found; returns the parsed document.
+ *
+ * Two layers:
+ * 1. EMF_SCHEMA, a JSON Schema of the document structure, run with ajv. Source: the EMF specification
+ *    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html:
+ *    root member `_aws` with `Timestamp` (integer epoch ms) and `CloudWatchMetrics` (MetricDirective objects with
+ *    `Namespace`, `Dimensions` = arrays of dimension keys, `Metrics` = MetricDefinition objects with `Name`,
+ *    optional `Unit` from the CloudWatch unit enum and optional `StorageResolution` 1 or 60)), and the JSON schema
+ *    AWS published with it, as carried by aws-lambda-powertools-python
+ *    (`aws_lambda_powertools/metrics/provider/cloudwatch_emf/`, CLOUDWATCH_EMF_SCHEMA). That copy limits a
+ *    DimensionSet to 9 keys, the specification's old limit; the current text says 30, which is used here.
+ * 2. What a schema cannot express, from the same specification: every dimension key and metric name refers to a
+ *    root member (a string for a dimension, a number or an array of at most 100 numbers for a metric), at most 100
+ *    metrics per directive, 1 MB per document, and CloudWatch's dimension-value rules (ASCII, one non-space,
+ *    at most 1024 characters, from the API reference of Dimension).
  */
+import Ajv from 'ajv';
 
 export const CLOUDWATCH_UNITS = new Set([
   'Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilobytes', 'Megabytes', 'Gigabytes', 'Terabytes',
@@ -33,6 +48,55 @@ export interface EmfLimits {
 
 const DEFAULT_LIMITS: EmfLimits = { maxBytes: 1_000_000, requireHighResolution: true };
 
+export const EMF_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'EMF root node',
+  type: 'object',
+  required: ['_aws'],
+  properties: {
+    _aws: {
+      title: 'Metadata',
+      type: 'object',
+      required: ['Timestamp', 'CloudWatchMetrics'],
+      properties: {
+        Timestamp: { type: 'integer', minimum: 0 },
+        CloudWatchMetrics: {
+          type: 'array',
+          items: {
+            title: 'MetricDirective',
+            type: 'object',
+            required: ['Namespace', 'Dimensions', 'Metrics'],
+            properties: {
+              Namespace: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9 ._#:/-]*[a-zA-Z0-9._#:/-][a-zA-Z0-9 ._#:/-]*$' },
+              Dimensions: {
+                type: 'array',
+                items: { title: 'DimensionSet', type: 'array', maxItems: 30, items: { type: 'string', minLength: 1 } },
+              },
+              Metrics: {
+                type: 'array',
+                maxItems: 100,
+                items: {
+                  title: 'MetricDefinition',
+                  type: 'object',
+                  required: ['Name'],
+                  properties: {
+                    Name: { type: 'string', minLength: 1 },
+                    Unit: { enum: [...CLOUDWATCH_UNITS] },
+                    StorageResolution: { enum: [1, 60] },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv.default({ allErrors: true, strict: true });
+const checkSchema = ajv.compile(EMF_SCHEMA);
+
 export function validateEmf(text: string, limits: Partial<EmfLimits> = {}): EmfDocument {
   const { maxBytes, requireHighResolution } = { ...DEFAULT_LIMITS, ...limits };
   const problems: string[] = [];
@@ -46,6 +110,7 @@ export function validateEmf(text: string, limits: Partial<EmfLimits> = {}): EmfD
     throw new Error(`not JSON: ${String(error)}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('root is not an object');
+  if (!checkSchema(doc)) problems.push(...(checkSchema.errors ?? []).map((e) => `schema: ${e.instancePath || '/'} ${e.message ?? ''}`));
   const aws = doc._aws as Record<string, unknown> | undefined;
   if (typeof aws !== 'object' || aws === null) throw new Error('_aws missing');
   if (typeof aws.Timestamp !== 'number' || !Number.isInteger(aws.Timestamp) || aws.Timestamp <= 0) problems.push(`_aws.Timestamp ${String(aws.Timestamp)} is not epoch ms`);
@@ -70,7 +135,7 @@ export function validateEmf(text: string, limits: Partial<EmfLimits> = {}): EmfD
             const value = typeof key === 'string' ? doc[key] : undefined;
             if (typeof key !== 'string') problems.push(`${at}: dimension key ${String(key)} is not a string`);
             else if (typeof value !== 'string') problems.push(`${at}: dimension ${key} has no string root member`);
-            else if (value.trim() === '' || value.length > 1024 || !/^[\x00-\x7f]+$/.test(value)) problems.push(`${at}: dimension value of ${key} invalid`);
+            else if (value.trim() === '' || value.length > 1024 || !/^[\x20-\x7e]+$/.test(value)) problems.push(`${at}: dimension value of ${key} invalid`);
           }
         }
       }
@@ -83,7 +148,7 @@ export function validateEmf(text: string, limits: Partial<EmfLimits> = {}): EmfD
       const names = new Set<string>();
       for (const m of metrics as Record<string, unknown>[]) {
         const name = m.Name;
-        if (typeof name !== 'string' || name.trim() === '' || name.length > 1024) {
+        if (typeof name !== 'string' || name.trim() === '' || name.length > 255) {
           problems.push(`${at}: metric name ${String(name)} invalid`);
           continue;
         }

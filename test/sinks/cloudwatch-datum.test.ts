@@ -1,20 +1,30 @@
 import { describe, expect, it } from 'vitest';
+import type { SeriesWindow } from '../../src/core/window.js';
+import { dimensionRules, type DimensionOptions } from '../../src/sinks/aws/dimensions.js';
+import { AwsView } from '../../src/sinks/aws/view.js';
 import { DatumConverter } from '../../src/sinks/cloudwatch/datum.js';
 import { MAX_VALUES } from '../../src/sinks/cloudwatch/histogram.js';
 import type { MetricDatum } from '../../src/sinks/cloudwatch/types.js';
-import { cloudWatchUnit } from '../../src/sinks/cloudwatch/units.js';
 import { series, window, type HistogramBuckets } from '../helpers/windows.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-function converter(overrides: Partial<ConstructorParameters<typeof DatumConverter>[0]> = {}): DatumConverter {
-  return new DatumConverter({ serviceDimension: 'Service', staticDimensions: [], storageResolution: 1, ...overrides });
+interface Converter {
+  readonly view: AwsView;
+  readonly datums: DatumConverter;
+  readonly filter?: (s: SeriesWindow) => boolean;
 }
 
-function convert(c: DatumConverter, w: ReturnType<typeof window>): MetricDatum[] {
+function converter(options: DimensionOptions & { filter?: (s: SeriesWindow) => boolean } = {}): Converter {
+  const view = new AwsView(dimensionRules({ serviceDimension: 'Service', ...options }, 'test'), {});
+  return { view, datums: new DatumConverter(1), filter: options.filter };
+}
+
+function convert(c: Converter, w: ReturnType<typeof window>): MetricDatum[] {
+  const view = c.view.series(w, c.filter);
   const out: MetricDatum[] = [];
-  c.convert(w, out);
-  expect(c.countDatums(w)).toBe(out.length);
+  c.datums.convert(view, w.start, out, []);
+  expect(c.datums.countDatums(view)).toBe(out.length);
   return out;
 }
 
@@ -87,13 +97,21 @@ describe('cloudwatch datum conversion', () => {
       Timestamp: new Date(T0),
       Unit: 'Count',
       StorageResolution: 1,
-      Value: 5,
+      // Five adds of 1: Minimum = Maximum = the mean add, so CloudWatch can also take percentiles of it.
+      StatisticValues: { SampleCount: 5, Sum: 5, Minimum: 1, Maximum: 1 },
     });
   });
 
   it('sends a counter that did not move as 0, so rates read 0 rather than missing', () => {
     const [d] = convert(converter(), window(T0, [series({ name: 'c', kind: 'counter', count: 0, sum: 0 })]));
     expect(d.Value).toBe(0);
+    expect(d.StatisticValues).toBeUndefined();
+  });
+
+  it('sends a counter as a StatisticSet: SampleCount = adds, Sum = increase, Min/Max = the mean add without per-add extremes', () => {
+    const [d] = convert(converter(), window(T0, [series({ name: 'bytes', kind: 'counter', unit: 'By', count: 4, sum: 1000, min: NaN, max: NaN })]));
+    expect(d.StatisticValues).toEqual({ SampleCount: 4, Sum: 1000, Minimum: 250, Maximum: 250 });
+    expect(d.Value).toBeUndefined();
   });
 
   it('uses StatisticValues for a counter whose window carries min and max of the adds', () => {
@@ -165,37 +183,41 @@ describe('cloudwatch datum conversion', () => {
     expect(json).not.toMatch(/NaN|Infinity|null/);
   });
 
-  it('enforces dimension limits: 30 per datum, name 255 and value 1024 chars, printable ASCII, counted', () => {
+  it('enforces dimension limits: 30 per datum, name 250 and value 1024 chars, ASCII, counted', () => {
     const labels: Record<string, string> = {};
     for (let i = 0; i < 40; i++) labels[`l${String(i).padStart(2, '0')}`] = `v${i}`;
     labels['x'.repeat(300)] = 'y'.repeat(2000);
     labels.empty = '   ';
     labels.unicode = 'café';
-    const c = converter({ staticDimensions: [{ Name: 'Environment', Value: 'prod' }] });
+    const c = converter({ dimensions: { Environment: 'prod' } });
     const [d] = convert(c, window(T0, [series({ name: 'g', kind: 'gauge', last: 1, labels })]));
     const dims = d.Dimensions ?? [];
     expect(dims.length).toBe(30);
     expect(dims[0]).toEqual({ Name: 'Service', Value: 'test-service' });
     expect(dims[1]).toEqual({ Name: 'Environment', Value: 'prod' });
     for (const dim of dims) {
-      expect(dim.Name.length).toBeLessThanOrEqual(255);
+      expect(dim.Name.length).toBeLessThanOrEqual(250);
       expect(dim.Value.length).toBeLessThanOrEqual(1024);
-      expect(dim.Value).toMatch(/^[\x20-\x7e]+$/);
+      expect(dim.Value).toMatch(/^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$/);
     }
-    // 2 fixed + the first 28 of 43 labels in key order; the blank one and the 14 past the limit dropped.
-    expect(c.counts.dimensionsDropped).toBe(15);
-    expect(dims[2]).toEqual({ Name: 'l00', Value: 'v0' });
+    // 2 fixed + the first 28 of 43 labels in key order; the 15 past the limit dropped and counted.
+    expect(c.view.counts.labelsDropped).toBe(15);
+    expect(dims[2]).toEqual({ Name: 'empty', Value: '%20%20%20' });
+    expect(dims[3]).toEqual({ Name: 'l00', Value: 'v0' });
     const c2 = converter();
-    const [e] = convert(c2, window(T0, [series({ name: 'g', kind: 'gauge', last: 1, labels: { ['n'.repeat(300)]: 'v'.repeat(2000), city: 'Zürich' } })]));
-    expect(e.Dimensions?.find((x) => x.Name.startsWith('n'))).toEqual({ Name: 'n'.repeat(255), Value: 'v'.repeat(1024) });
-    expect(e.Dimensions?.find((x) => x.Name === 'city')?.Value).toBe('Z_rich');
-    expect(c2.counts.dimensionsTruncated).toBe(2);
+    const [e] = convert(c2, window(T0, [series({ name: 'g', kind: 'gauge', last: 1, labels: { ['n'.repeat(300)]: 'v'.repeat(2000), city: 'Zürich', blank: '   ' } })]));
+    expect(e.Dimensions?.find((x) => x.Name.startsWith('n'))).toEqual({ Name: 'n'.repeat(250), Value: 'v'.repeat(1024) });
+    // Not ASCII: percent-encoded UTF-8, so Zürich and Zarich stay two series; blank: encoded spaces.
+    expect(e.Dimensions?.find((x) => x.Name === 'city')?.Value).toBe('Z%C3%BCrich');
+    expect(e.Dimensions?.find((x) => x.Name === 'blank')?.Value).toBe('%20%20%20');
+    expect(c2.view.counts.labelsDropped).toBe(0);
   });
 
   it('has no per-pod dimension unless asked, and can drop the service dimension', () => {
     const w = window(T0, [series({ name: 'g', kind: 'gauge', last: 1 })]);
-    expect(convert(converter({ serviceDimension: null }), w)[0].Dimensions).toEqual([]);
-    const pod = convert(converter({ staticDimensions: [{ Name: 'Pod', Value: 'api-0' }] }), w)[0];
+    expect(convert(converter({ serviceDimension: false }), w)[0].Dimensions).toEqual([]);
+    const podded: ReturnType<typeof window> = { ...w, resource: { service: 'test-service', attributes: { 'k8s.pod.name': 'api-0' } } };
+    const pod = convert(converter({ podDimension: 'Pod' }), podded)[0];
     expect(pod.Dimensions).toEqual([
       { Name: 'Service', Value: 'test-service' },
       { Name: 'Pod', Value: 'api-0' },
@@ -206,19 +228,5 @@ describe('cloudwatch datum conversion', () => {
     const c = converter({ filter: (s) => !s.name.startsWith('scalesignal.') });
     const out = convert(c, window(T0, [series({ name: 'scalesignal.sink.sent', kind: 'gauge', last: 1 }), series({ name: 'kept', kind: 'gauge', last: 2 })]));
     expect(out.map((d) => d.MetricName)).toEqual(['kept']);
-  });
-
-  it('maps UCUM units to CloudWatch units', () => {
-    expect(cloudWatchUnit('ms', 'histogram')).toBe('Milliseconds');
-    expect(cloudWatchUnit('s', 'histogram')).toBe('Seconds');
-    expect(cloudWatchUnit('By', 'counter')).toBe('Bytes');
-    expect(cloudWatchUnit('{request}', 'counter')).toBe('Count');
-    expect(cloudWatchUnit('1', 'gauge')).toBe('None');
-    expect(cloudWatchUnit('%', 'gauge')).toBe('Percent');
-    expect(cloudWatchUnit('', 'counter')).toBe('Count');
-    expect(cloudWatchUnit('', 'gauge')).toBe('None');
-    expect(cloudWatchUnit('By/s', 'gauge')).toBe('Bytes/Second');
-    expect(cloudWatchUnit('{message}/s', 'gauge')).toBe('Count/Second');
-    expect(cloudWatchUnit('furlong', 'gauge')).toBe('None');
   });
 });

@@ -3,7 +3,7 @@ import { MetricsContext } from 'aws-embedded-metrics/lib/logger/MetricsContext.j
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HistogramBuckets, SeriesWindow, Window } from '../../src/core/window.js';
 import { emfSink, type EmfSinkOptions } from '../../src/sinks/emf.js';
-import { cloudWatchUnit } from '../../src/sinks/emf/units.js';
+import { cloudWatchUnit } from '../../src/sinks/aws/units.js';
 import { emfMetrics, validateEmf, type EmfDocument } from '../helpers/emf-validator.js';
 import { series, window } from '../helpers/windows.js';
 
@@ -207,24 +207,25 @@ describe('emfSink documents', () => {
     expect((await run([odd])).docs[0]._aws.CloudWatchMetrics[0].Namespace).toBe('checkout_v2 _canary_');
   });
 
-  it('labels CloudWatch would reject are repaired or dropped, and counted', async () => {
+  it('labels CloudWatch would reject are encoded or dropped, and counted', async () => {
     const w = window(T0, [
       series({ name: 'a', kind: 'gauge', last: 1, labels: { tenant: '', region: 'é-west', ServiceName: 'spoof' } }),
       // A metric named like a dimension cannot be a root member next to it.
       series({ name: 'region', kind: 'gauge', last: 2, labels: { region: 'x' } }),
     ]);
     const { docs, sink } = await run([w]);
-    expect(docs[0].tenant).toBe('none');
-    expect(docs[0].region).toBe('?-west');
+    expect(docs[0].tenant).toBe('(empty)');
+    expect(docs[0].region).toBe('%C3%A9-west');
     expect(docs[0].ServiceName).toBe('test-service');
-    expect(sink.stats?.()).toMatchObject({ labels_dropped: 1, metrics_skipped: 1 }); // the ServiceName label; the metric "region"
+    expect(sink.stats()).toMatchObject({ labels_dropped: 1, metrics_skipped: 1 }); // the ServiceName label; the metric "region"
   });
 
-  it('NaN and infinite values are left out rather than producing an invalid document', async () => {
-    const { metrics } = await run([
+  it('NaN and infinite values are left out rather than producing an invalid document, and counted', async () => {
+    const { metrics, sink } = await run([
       window(T0, [series({ name: 'g', kind: 'gauge', last: NaN }), series({ name: 'c', kind: 'counter', sum: Infinity }), series({ name: 'ok', kind: 'gauge', last: 0 })]),
     ]);
     expect([...metrics.keys()]).toEqual([`ok{ServiceName=test-service}@${T0}`]);
+    expect(sink.stats().values_invalid).toBe(2);
   });
 
   it('stdout by default: one JSON line per document', async () => {
@@ -243,14 +244,13 @@ describe('emfSink documents', () => {
     for (const line of lines) expect(validateEmf(line)._aws.LogGroupName).toBeUndefined();
   });
 
-  it('a stdout that fails never throws an error event at the process; the export rejects instead', async () => {
+  it('a stdout that fails never throws an error event at the process; the window is counted failed', async () => {
     vi.spyOn(process.stdout, 'write').mockImplementation(((_chunk: string, cb?: (e?: Error | null) => void) => {
       cb?.(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
       return false;
     }) as typeof process.stdout.write);
-    await expect(emfSink({}, {}).export([window(T0, [series({ name: 'm', kind: 'counter', sum: 1 })])])).rejects.toMatchObject({
-      name: 'SinkError',
-      retryable: false,
-    });
+    const sink = emfSink({ logger: { warn: () => undefined } }, {});
+    await expect(sink.export([window(T0, [series({ name: 'm', kind: 'counter', sum: 1 })])])).resolves.toBeUndefined();
+    expect(sink.stats()).toMatchObject({ windows_failed: 1, windows_sent: 0, documents_failed: 1 });
   });
 });

@@ -7,7 +7,7 @@
  *
  * Order: when everything pending fits one request, one request carries it all. When it does not (after an
  * outage, or more series than one request holds), the newest seconds go first so an autoscaler reading the
- * metric sees the present; older seconds follow in later slots while the pending bound allows.
+ * metric sees the present; older seconds follow in later slots while the bounds allow.
  */
 import type { DatumConverter } from './datum.js';
 import type { PendingEntry, PendingQueue } from './pending.js';
@@ -23,8 +23,16 @@ export interface BatchLimits {
   readonly maxBytes: number;
 }
 
+/** `count` datums of a batch, consecutive from `from`, belong to `entry`. */
+export interface BatchRun {
+  readonly entry: PendingEntry;
+  readonly from: number;
+  readonly count: number;
+}
+
 export interface Batch {
   readonly datums: MetricDatum[];
+  readonly runs: readonly BatchRun[];
   /** Estimated uncompressed JSON body size. */
   readonly bytes: number;
 }
@@ -47,7 +55,7 @@ export class Batcher {
     let covered = 0;
     for (let i = entries.length - 1; i >= 0 && covered < datums; i--) {
       const entry = entries[i];
-      if (entry.window !== undefined) {
+      if (entry.view !== undefined && !entry.done) {
         this.convert(entry);
         if (performance.now() - sliceStart > sliceMs) {
           await yieldToLoop();
@@ -56,32 +64,29 @@ export class Batcher {
       }
       covered += entry.count;
     }
-    queue.settle();
+    queue.refresh();
   }
 
-  /** Takes the next request's datums out of the queue, or undefined when nothing is pending. */
+  /** Takes the next request's datums out of the queue (marking them in flight), or undefined when nothing waits. */
   take(queue: PendingQueue, limits: BatchLimits, namespace: string): Batch | undefined {
     const entries = queue.list;
-    if (entries.length === 0) return undefined;
     if (namespace !== this.namespace) {
       this.namespace = namespace;
       this.envelope = envelopeBytes(namespace);
     }
     const datums: MetricDatum[] = [];
+    const runs: BatchRun[] = [];
     let bytes = this.envelope;
     let full = false;
     for (let i = entries.length - 1; i >= 0 && !full; i--) {
       const entry = entries[i];
-      if (entry.window !== undefined) this.convert(entry);
+      if (entry.view !== undefined) this.convert(entry);
       const list = entry.datums;
-      if (list === undefined || list.length === 0) {
-        entry.count = 0;
-        continue;
-      }
-      const sizes = entry.sizes;
+      if (list === undefined || list.length === 0) continue;
+      const sizes = entry.sizes as number[];
       let taken = 0;
       for (; taken < list.length; taken++) {
-        const size = sizes !== undefined ? sizes[taken] : datumBytes(list[taken]);
+        const size = sizes[taken];
         if (datums.length > 0 && (datums.length >= limits.maxDatums || bytes + size > limits.maxBytes)) {
           full = true;
           break;
@@ -89,28 +94,44 @@ export class Batcher {
         datums.push(list[taken]);
         bytes += size;
       }
-      if (taken === list.length) {
-        entry.datums = undefined;
-        entry.sizes = undefined;
-        entry.count = 0;
-      } else {
-        entry.datums = list.slice(taken);
-        entry.sizes = sizes?.slice(taken);
-        entry.count = entry.datums.length;
-      }
+      if (taken === 0) continue;
+      runs.push({ entry, from: datums.length - taken, count: taken });
+      let takenBytes = 0;
+      for (let k = 0; k < taken; k++) takenBytes += sizes[k];
+      entry.datums = taken === list.length ? undefined : list.slice(taken);
+      entry.sizes = taken === list.length ? undefined : sizes.slice(taken);
+      entry.count -= taken;
+      entry.inFlight += taken;
+      entry.bytes = Math.max(0, entry.bytes - takenBytes);
     }
-    queue.settle();
-    return datums.length === 0 ? undefined : { datums, bytes };
+    queue.refresh();
+    return datums.length === 0 ? undefined : { datums, runs, bytes };
+  }
+
+  /** Puts a run's datums back at the front of its entry, for a retry. */
+  putBack(run: BatchRun, datums: readonly MetricDatum[]): void {
+    const entry = run.entry;
+    const back = datums.slice(run.from, run.from + run.count);
+    const sizes = back.map(datumBytes);
+    entry.datums = entry.datums === undefined ? back : back.concat(entry.datums);
+    entry.sizes = entry.sizes === undefined ? sizes : sizes.concat(entry.sizes);
+    entry.count += run.count;
+    entry.inFlight -= run.count;
+    for (const s of sizes) entry.bytes += s;
   }
 
   private convert(entry: PendingEntry): void {
-    if (entry.window === undefined) return;
+    const view = entry.view;
+    if (view === undefined) return;
     const converted: MetricDatum[] = [];
     const sizes: number[] = [];
-    this.converter.convert(entry.window, converted, sizes);
-    entry.window = undefined;
+    this.converter.convert(view, entry.timestamp, converted, sizes);
+    entry.view = undefined;
     entry.datums = converted;
     entry.sizes = sizes;
     entry.count = converted.length;
+    let bytes = 64;
+    for (const s of sizes) bytes += s;
+    entry.bytes = bytes;
   }
 }

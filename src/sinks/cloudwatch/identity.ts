@@ -5,18 +5,12 @@
  * A StatefulSet ordinal (`worker-17`) gives a perfectly even spread (ordinal mod period); any other name
  * (Deployment pods `api-7d9f8c6b5-xk2p9`) is hashed, which spreads binomially: the headroom absorbs that.
  */
-import { hostname } from 'node:os';
+import { podIdentity } from '../aws/pod-identity.js';
 
-/** `POD_NAME` (downward API), else `HOSTNAME` (the pod name in Kubernetes), else the OS host name. */
+/** The `identity` option, else the pod identity both AWS sinks use (POD_NAME, K8S_POD_NAME, HOSTNAME, host name). */
 export function resolveIdentity(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  for (const candidate of [explicit, env.POD_NAME, env.HOSTNAME]) {
-    if (candidate !== undefined && candidate.trim() !== '') return candidate.trim();
-  }
-  try {
-    return hostname();
-  } catch {
-    return '';
-  }
+  if (explicit !== undefined && explicit.trim() !== '') return explicit.trim();
+  return podIdentity(undefined, env);
 }
 
 /** FNV-1a over UTF-16 code units, then the murmur3 finaliser so nearby names land far apart. */

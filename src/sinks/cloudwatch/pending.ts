@@ -1,115 +1,133 @@
 /**
- * Pending datapoints, one entry per second, bounded: when full, the oldest seconds go first (counted), because
- * for autoscaling the newest seconds are the ones worth paying a request for.
+ * Seconds waiting to be sent, one entry per window, sorted by timestamp and bounded twice: in datapoints
+ * (`maxPendingDatapoints`) and in bytes (`maxBacklogBytes`). When full, the oldest seconds go first (counted),
+ * because for autoscaling the newest seconds are the ones worth paying a request for; a second with datums in
+ * a request that has not been answered yet is never evicted.
  *
- * Windows are stored as they arrive and converted to datums only when a request is built: `export()` stays O(1)
- * per window, and a pod that sends every 19 s holds 19 windows, not 19 x series datum objects.
+ * A window is stored as its AWS view (series under their CloudWatch identity, collisions merged) and converted
+ * to datums only when a request is built: `export()` stays cheap, and a pod that sends every 19 s holds 19
+ * views, not 19 x series datum objects.
  */
-import type { Window } from '../../core/window.js';
+import type { Ticket } from '../aws/ledger.js';
+import type { AwsSeries } from '../aws/view.js';
 import type { MetricDatum } from './types.js';
 
 export interface PendingEntry {
+  readonly ticket: Ticket;
   /** Epoch ms of the second (the datums' Timestamp). */
-  readonly start: number;
+  readonly timestamp: number;
   /** Not yet converted. */
-  window: Window | undefined;
-  /** Converted and not yet sent (a partly sent second, or a batch put back for retry). */
+  view: readonly AwsSeries[] | undefined;
+  /** Converted and not yet sent (a partly sent second, or datums put back after a failure). */
   datums: MetricDatum[] | undefined;
-  /** Estimated JSON bytes of each datum, when converted here (absent for datums put back after a failure). */
+  /** Estimated JSON bytes of each of `datums`. */
   sizes: number[] | undefined;
-  /** Datapoints this entry holds (exact: counted with the converter's own rules). */
+  /** Datums waiting (exact: counted with the converter's own rules before conversion). */
   count: number;
+  /** Datums in a request that has not been answered. */
+  inFlight: number;
+  /** Some datum was accepted by CloudWatch or may have been. */
+  touched: boolean;
+  /** Some datum was rejected or may not have arrived. */
+  failed: boolean;
+  bytes: number;
+  done: boolean;
 }
 
 export class PendingQueue {
-  /** Sorted by start, oldest first. */
+  /** Sorted by timestamp, oldest first. */
   private readonly entries: PendingEntry[] = [];
-  private total = 0;
+  private datapointTotal = 0;
+  private byteTotal = 0;
 
-  constructor(private readonly maxDatapoints: number) {}
+  constructor(
+    private readonly maxDatapoints: number,
+    private readonly maxBytes: number,
+  ) {}
 
   get datapoints(): number {
-    return this.total;
+    return this.datapointTotal;
+  }
+
+  get bytes(): number {
+    return this.byteTotal;
   }
 
   get size(): number {
     return this.entries.length;
   }
 
-  /** Oldest first; the batcher reads and edits entries in place, then calls `settle`. */
+  /** Oldest first; the batcher reads and edits entries in place, then calls `refresh`. */
   get list(): readonly PendingEntry[] {
     return this.entries;
   }
 
-  /** Adds a second; returns the datapoints dropped to stay within the bound. */
-  push(window: Window, count: number): number {
-    if (count <= 0) return 0;
-    this.insert({ start: window.start, window, datums: undefined, sizes: undefined, count });
-    return this.trim();
-  }
-
-  /** Puts datums of a failed request back, each under its own second; returns datapoints dropped by the bound. */
-  requeue(datums: readonly MetricDatum[]): number {
-    const bySecond = new Map<number, MetricDatum[]>();
-    for (const d of datums) {
-      const key = d.Timestamp.getTime();
-      const list = bySecond.get(key);
-      if (list === undefined) bySecond.set(key, [d]);
-      else list.push(d);
-    }
-    for (const [start, list] of bySecond) this.insert({ start, window: undefined, datums: list, sizes: undefined, count: list.length });
-    return this.trim();
-  }
-
-  /** Drops every entry older than `cutoffMs` (CloudWatch rejects data older than two weeks); returns datapoints. */
-  dropOlderThan(cutoffMs: number): number {
-    let dropped = 0;
-    let n = 0;
-    while (n < this.entries.length && this.entries[n].start < cutoffMs) dropped += this.entries[n++].count;
-    if (n > 0) this.entries.splice(0, n);
-    this.total -= dropped;
-    return dropped;
-  }
-
-  /** Removes everything; returns the datapoints removed. */
-  clear(): number {
-    const dropped = this.total;
-    this.entries.length = 0;
-    this.total = 0;
-    return dropped;
-  }
-
-  /** After the batcher took datums: removes emptied entries and recomputes the total. */
-  settle(): void {
-    let total = 0;
-    let w = 0;
-    for (let r = 0; r < this.entries.length; r++) {
-      const e = this.entries[r];
-      if (e.count > 0) {
-        this.entries[w++] = e;
-        total += e.count;
-      }
-    }
-    this.entries.length = w;
-    this.total = total;
-  }
-
-  private insert(entry: PendingEntry): void {
+  /** Adds a second; returns the entries evicted to stay within the bounds (possibly this one). */
+  push(entry: PendingEntry): PendingEntry[] {
     const list = this.entries;
     // Windows arrive in order, so this is almost always an append.
     let i = list.length;
-    while (i > 0 && list[i - 1].start > entry.start) i--;
+    while (i > 0 && list[i - 1].timestamp > entry.timestamp) i--;
     if (i === list.length) list.push(entry);
     else list.splice(i, 0, entry);
-    this.total += entry.count;
+    this.refresh();
+    return this.trim();
   }
 
-  private trim(): number {
-    let dropped = 0;
-    let n = 0;
-    while (this.total - dropped > this.maxDatapoints && n < this.entries.length) dropped += this.entries[n++].count;
-    if (n > 0) this.entries.splice(0, n);
-    this.total -= dropped;
-    return dropped;
+  /** Applies the bounds after entries grew (datums put back after a failure); returns evicted entries. */
+  enforce(): PendingEntry[] {
+    this.refresh();
+    return this.trim();
+  }
+
+  /** Evicts every idle entry older than `cutoffMs` (CloudWatch rejects data older than two weeks). */
+  takeOlderThan(cutoffMs: number): PendingEntry[] {
+    const out: PendingEntry[] = [];
+    for (let i = 0; i < this.entries.length && this.entries[i].timestamp < cutoffMs; ) {
+      if (this.entries[i].inFlight > 0) i++;
+      else out.push(...this.entries.splice(i, 1));
+    }
+    this.refresh();
+    return out;
+  }
+
+  /** Removes and returns every entry. */
+  clear(): PendingEntry[] {
+    const all = this.entries.splice(0);
+    this.refresh();
+    return all;
+  }
+
+  /** Drops settled entries and recomputes the totals. */
+  refresh(): void {
+    let datapoints = 0;
+    let bytes = 0;
+    let w = 0;
+    for (let r = 0; r < this.entries.length; r++) {
+      const e = this.entries[r];
+      if (e.done) continue;
+      this.entries[w++] = e;
+      datapoints += e.count;
+      bytes += e.bytes;
+    }
+    this.entries.length = w;
+    this.datapointTotal = datapoints;
+    this.byteTotal = bytes;
+  }
+
+  private trim(): PendingEntry[] {
+    const evicted: PendingEntry[] = [];
+    for (let i = 0; i < this.entries.length && (this.datapointTotal > this.maxDatapoints || this.byteTotal > this.maxBytes); ) {
+      const e = this.entries[i];
+      if (e.inFlight > 0) {
+        i++;
+        continue;
+      }
+      this.entries.splice(i, 1);
+      this.datapointTotal -= e.count;
+      this.byteTotal -= e.bytes;
+      evicted.push(e);
+    }
+    return evicted;
   }
 }

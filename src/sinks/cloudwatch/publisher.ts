@@ -3,16 +3,25 @@
  * through the transport, reacting to the answer (AIMD on throttling, backoff on transient failures, drop and report
  * on rejection). It owns one timer (unref'd, so it never keeps a process alive) and never throws into the host.
  *
+ * Every window it takes is settled exactly once in the ledger: sent (all its datums accepted), failed (some
+ * rejected, or sent in a request whose outcome is unknown: never resent, a duplicate would double CloudWatch's
+ * Sum) or dropped (never left the process: bounds, two-week age limit, shutdown).
+ *
  * Time comes from a `Clock`, so the fleet simulation can run thousands of publishers in virtual time.
  */
 import type { Logger } from '../../core/api.js';
-import type { Window } from '../../core/window.js';
-import { Batcher, type BatchLimits } from './batcher.js';
+import { RateLimitedReporter, REPORT_EVERY_MS } from '../../core/reporter.js';
+import type { SeriesWindow, Window } from '../../core/window.js';
+import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
+import { namespaceFromService } from '../aws/namespace.js';
+import type { AwsView } from '../aws/view.js';
+import { windowBytes } from '../aws/window-bytes.js';
+import { Batcher, type Batch, type BatchLimits } from './batcher.js';
 import type { DatumConverter } from './datum.js';
 import type { Pacer } from './pacer.js';
-import { PendingQueue } from './pending.js';
+import { PendingQueue, type PendingEntry } from './pending.js';
 import { classify, MissingSdkError, type Failure } from './transport.js';
-import type { CloudWatchTransport, MetricDatum } from './types.js';
+import type { CloudWatchTransport } from './types.js';
 
 export interface Clock {
   now(): number;
@@ -36,13 +45,17 @@ export const systemClock: Clock = {
 
 export interface PublisherOptions {
   readonly name: string;
-  /** Undefined: the service name of the first window (`ScaleSignal` if that is not a valid namespace). */
+  /** Undefined: the service name of the first window, made namespace-safe. */
   readonly namespace: string | undefined;
+  readonly view: AwsView;
+  readonly filter: ((series: SeriesWindow) => boolean) | undefined;
   readonly converter: DatumConverter;
+  readonly ledger: WindowLedger;
   readonly pacer: Pacer;
   readonly transport: Promise<CloudWatchTransport>;
   readonly limits: BatchLimits;
   readonly maxPendingDatapoints: number;
+  readonly maxBacklogBytes: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly clock: Clock;
@@ -56,23 +69,19 @@ export interface PublisherStats {
   requestsSent: number;
   requestsThrottled: number;
   requestsFailed: number;
+  /** Requests with no answer in time or a connection lost mid-request: their datums are not resent. */
+  requestsUnknown: number;
   batchesDropped: number;
   datapointsSent: number;
   datapointsDropped: number;
+  datapointsUnknown: number;
 }
 
 /** CloudWatch rejects timestamps more than two weeks old; an hour of margin for clock skew. */
 const MAX_AGE_MS = 14 * 24 * 3600_000 - 3600_000;
-const MAX_BACKOFF_MS = 60_000;
+/** Longest pause after transient failures (and the most of a Retry-After honoured). */
+export const MAX_BACKOFF_MS = 60_000;
 const MIN_REQUEST_BYTES = 64 * 1024;
-const LOG_EVERY_MS = 60_000;
-const FALLBACK_NAMESPACE = 'ScaleSignal';
-
-/** The service name as namespace, like the EMF sink, when CloudWatch accepts it. */
-function namespaceFor(service: string): string {
-  const name = service.trim();
-  return name === '' || name.length > 255 || name.startsWith('AWS/') ? FALLBACK_NAMESPACE : name;
-}
 
 class RequestTimeout extends Error {
   constructor(ms: number) {
@@ -88,13 +97,15 @@ export class Publisher {
     requestsSent: 0,
     requestsThrottled: 0,
     requestsFailed: 0,
+    requestsUnknown: 0,
     batchesDropped: 0,
     datapointsSent: 0,
     datapointsDropped: 0,
+    datapointsUnknown: 0,
   };
   private readonly queue: PendingQueue;
   private readonly batcher: Batcher;
-  private readonly lastLog = new Map<string, number>();
+  private readonly reporter: RateLimitedReporter;
   private maxBytes: number;
   private timer: unknown;
   private busy: Promise<void> | undefined;
@@ -105,9 +116,11 @@ export class Publisher {
   private resolvedTransport: CloudWatchTransport | undefined;
   private namespace: string | undefined;
   private readonly yieldToLoop: () => Promise<void>;
+  private settledWaiters: Array<() => void> = [];
 
   constructor(private readonly o: PublisherOptions) {
-    this.queue = new PendingQueue(o.maxPendingDatapoints);
+    this.queue = new PendingQueue(o.maxPendingDatapoints, o.maxBacklogBytes);
+    this.reporter = new RateLimitedReporter(o.logger, `scalesignal cloudwatch sink "${o.name}": `, REPORT_EVERY_MS, () => o.clock.now());
     this.batcher = new Batcher(o.converter);
     this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
@@ -125,25 +138,66 @@ export class Publisher {
     return this.queue.datapoints;
   }
 
+  get backlogBytes(): number {
+    return this.queue.bytes;
+  }
+
   start(): void {
     this.schedule();
   }
 
   /** Buffers windows; O(series) per window, never sends, never throws. */
-  enqueue(windows: readonly Window[]): void {
-    try {
-      for (const window of windows) {
-        this.namespace ??= namespaceFor(window.resource.service);
-        const count = this.o.converter.countDatums(window);
+  enqueue(windows: readonly Window[], receipt: WindowReceipt | undefined): void {
+    for (const window of windows) {
+      const ticket = this.o.ledger.open(window, receipt);
+      try {
+        this.namespace ??= namespaceFromService(window.resource.service);
+        const view = this.o.view.series(window, this.o.filter);
+        const count = this.o.converter.countDatums(view);
         if (this.disabled || this.closed) {
           this.counts.datapointsDropped += count;
+          this.o.ledger.settle(ticket, 'dropped');
           continue;
         }
-        const dropped = this.queue.push(window, count);
-        if (dropped > 0) this.dropped(dropped, 'overflow', `pending datapoints exceed maxPendingDatapoints (${this.o.maxPendingDatapoints}); dropped the oldest seconds`);
+        if (count === 0) {
+          // Nothing CloudWatch would store: delivered as it is.
+          this.o.ledger.settle(ticket, 'sent');
+          continue;
+        }
+        const entry: PendingEntry = {
+          ticket,
+          timestamp: window.timestamp,
+          view,
+          datums: undefined,
+          sizes: undefined,
+          count,
+          inFlight: 0,
+          touched: false,
+          failed: false,
+          bytes: windowBytes(window),
+          done: false,
+        };
+        this.evict(this.queue.push(entry), 'overflow');
+      } catch (error) {
+        this.o.ledger.settle(ticket, 'dropped');
+        this.report('enqueue', `could not buffer a window: ${String(error)}`);
       }
-    } catch (error) {
-      this.report('enqueue', `could not buffer a window: ${String(error)}`);
+    }
+  }
+
+  /** Resolves when every window taken so far is settled, or after `timeoutMs`; never sends outside the pacing. */
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = this.o.clock.now() + timeoutMs;
+    while (this.o.ledger.pending > 0 && !this.closed) {
+      const left = deadline - this.o.clock.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = this.o.clock.setTimeout(resolve, left);
+        this.settledWaiters.push(() => {
+          this.o.clock.clearTimeout(timer);
+          resolve();
+        });
+      });
     }
   }
 
@@ -161,7 +215,7 @@ export class Publisher {
       this.report('shutdown', `shutdown flush failed: ${String(error)}`);
     }
     const left = this.queue.clear();
-    if (left > 0) this.dropped(left, 'shutdown', `shutdown: ${left} datapoint(s) not delivered within ${this.o.shutdownTimeoutMs} ms`);
+    if (left.length > 0) this.evict(left, 'shutdown');
   }
 
   private schedule(): void {
@@ -186,33 +240,27 @@ export class Publisher {
   /** One pacing slot: up to `perSlot` requests, stopping at the first throttle or transient failure. */
   private async slot(): Promise<void> {
     this.refreshFleetSize();
-    if (this.queue.datapoints === 0) return;
+    if (this.queue.size === 0) return;
     const transport = this.resolvedTransport ?? (await this.awaitTransport());
     if (transport === undefined || this.closed) return;
     const allowed = this.o.pacer.perSlot;
     await this.batcher.prepare(this.queue, allowed * this.o.limits.maxDatums, this.yieldToLoop);
+    this.sweep();
     if (this.closed) return;
     const now = this.o.clock.now();
     this.dropStale(now);
     let sent = 0;
     let clean = true;
     for (let i = 0; i < allowed && !this.closed; i++) {
-      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes }, this.namespace ?? FALLBACK_NAMESPACE);
+      const batch = this.take();
       if (batch === undefined) break;
       if (sent === 0) this.o.pacer.sent(now);
       sent++;
-      const outcome = await this.send(transport, batch.datums, this.o.requestTimeoutMs);
+      const outcome = await this.send(transport, batch, this.o.requestTimeoutMs);
       if (outcome === 'ok') continue;
-      if (outcome === 'fatal') {
-        clean = false;
-        continue;
-      }
       clean = false;
-      if (outcome === 'transient') {
-        this.transientStreak++;
-        const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.transientStreak - 1));
-        this.notBefore = this.o.clock.now() + backoff * (0.5 + this.o.random());
-      }
+      if (outcome === 'fatal' || outcome === 'unknown') continue;
+      if (outcome === 'transient') this.transientStreak++;
       break;
     }
     if (sent > 0 && clean) {
@@ -220,6 +268,18 @@ export class Publisher {
       this.notBefore = 0;
       this.o.pacer.onSuccess();
     }
+    // Datums weigh less than the sealed windows they come from: when the backlog fills (an outage), converting
+    // the rest now (in slices) keeps more seconds within maxBacklogBytes. They would be converted to be sent anyway.
+    if (!this.closed && this.queue.bytes > this.o.maxBacklogBytes / 2) {
+      await this.batcher.prepare(this.queue, Number.POSITIVE_INFINITY, this.yieldToLoop);
+      this.sweep();
+    }
+  }
+
+  private take(): Batch | undefined {
+    const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes }, this.namespace ?? namespaceFromService(''));
+    this.sweep();
+    return batch;
   }
 
   private async awaitTransport(): Promise<CloudWatchTransport | undefined> {
@@ -231,8 +291,8 @@ export class Publisher {
     }
   }
 
-  /** Sends one request and settles its datums: delivered, put back for a retry, or dropped. */
-  private async send(transport: CloudWatchTransport, datums: MetricDatum[], timeoutMs: number): Promise<Outcome> {
+  /** Sends one request and settles its datums: delivered, put back for a retry, or failed. */
+  private async send(transport: CloudWatchTransport, batch: Batch, timeoutMs: number): Promise<Outcome> {
     // Created only if the transport reads `signal` (the SDK does; a simulation need not pay for it).
     let controller: AbortController | undefined;
     const options = {
@@ -250,65 +310,142 @@ export class Publisher {
       }, timeoutMs);
     });
     try {
-      await Promise.race([transport({ Namespace: this.namespace ?? FALLBACK_NAMESPACE, MetricData: datums }, options), timeout]);
+      await Promise.race([transport({ Namespace: this.namespace ?? namespaceFromService(''), MetricData: batch.datums }, options), timeout]);
       this.counts.requestsSent++;
-      this.counts.datapointsSent += datums.length;
+      this.counts.datapointsSent += batch.datums.length;
+      this.settleRuns(batch, false);
       return 'ok';
     } catch (error) {
       const failure = classify(error);
-      this.settleFailure(failure, datums);
+      this.settleFailure(failure, batch);
       return failure.kind;
     } finally {
       this.o.clock.clearTimeout(timer);
     }
   }
 
-  private settleFailure(failure: Failure, datums: MetricDatum[]): void {
+  private settleFailure(failure: Failure, batch: Batch): void {
     const what = `${failure.code}${failure.status !== undefined ? ` (HTTP ${failure.status})` : ''}: ${failure.message}`;
+    const n = batch.datums.length;
     switch (failure.kind) {
       case 'throttled':
         this.counts.requestsThrottled++;
         this.o.pacer.onThrottle(this.o.random);
-        this.requeue(datums);
+        this.putBack(batch);
+        this.waitAtLeast(failure.retryAfterMs);
         this.report('throttled', `throttled by CloudWatch (${what}); backing off to one request every ${this.o.pacer.period} s, the batch will be retried`);
         return;
       case 'tooLarge':
         this.counts.requestsFailed++;
         // The estimate was not conservative enough for this endpoint: halve the size and resend in pieces.
         this.maxBytes = Math.max(MIN_REQUEST_BYTES, Math.floor(this.maxBytes / 2));
-        this.requeue(datums);
+        this.putBack(batch);
         this.report('tooLarge', `request too large (${what}); request size limit lowered to ${this.maxBytes} bytes`);
         return;
-      case 'transient':
+      case 'transient': {
         this.counts.requestsFailed++;
-        this.requeue(datums);
+        this.putBack(batch);
+        // Capped at one period (and 60 s): the next attempt is at most two periods after the failure, so data is
+        // fresh again within two periods of CloudWatch recovering, and a failing pod never sends more than a
+        // healthy one.
+        const cap = Math.min(MAX_BACKOFF_MS, this.o.pacer.period * 1000);
+        const backoff = Math.min(cap, 1000 * 2 ** Math.min(this.transientStreak, 16));
+        this.notBefore = this.o.clock.now() + backoff * (0.5 + 0.5 * this.o.random());
+        this.waitAtLeast(failure.retryAfterMs);
         this.report('transient', `PutMetricData failed (${what}); will retry with backoff`);
+        return;
+      }
+      case 'unknown':
+        this.counts.requestsUnknown++;
+        this.counts.datapointsUnknown += n;
+        this.settleRuns(batch, true);
+        this.report('unknown', `PutMetricData outcome unknown (${what}); its ${n} datapoint(s) are counted failed and not resent (a duplicate would double CloudWatch's sums)`);
         return;
       case 'fatal':
         this.counts.requestsFailed++;
         this.counts.batchesDropped++;
-        this.dropped(datums.length, 'rejected', `PutMetricData rejected a request (${what}); dropped its ${datums.length} datapoint(s)`);
+        this.counts.datapointsDropped += n;
+        this.settleRuns(batch, true);
+        this.report('rejected', `PutMetricData rejected a request (${what}); dropped its ${n} datapoint(s)`);
         return;
     }
   }
 
-  private requeue(datums: MetricDatum[]): void {
-    const dropped = this.queue.requeue(datums);
-    if (dropped > 0) this.dropped(dropped, 'overflow', `pending datapoints exceed maxPendingDatapoints (${this.o.maxPendingDatapoints}); dropped the oldest seconds`);
+  private waitAtLeast(ms: number | undefined): void {
+    if (ms === undefined) return;
+    this.notBefore = Math.max(this.notBefore, this.o.clock.now() + Math.min(MAX_BACKOFF_MS, ms));
+  }
+
+  /** The batch's datums left for good (accepted, or failed): their windows settle once nothing else is pending. */
+  private settleRuns(batch: Batch, failed: boolean): void {
+    for (const run of batch.runs) {
+      const entry = run.entry;
+      entry.inFlight -= run.count;
+      entry.touched = true;
+      if (failed) entry.failed = true;
+    }
+    this.sweep();
+  }
+
+  private putBack(batch: Batch): void {
+    for (const run of batch.runs) this.batcher.putBack(run, batch.datums);
+    this.evict(this.queue.enforce(), 'overflow');
+  }
+
+  /** Settles every entry with nothing left to send or to hear about. */
+  private sweep(): void {
+    let settled = false;
+    for (const entry of this.queue.list) {
+      if (entry.done || entry.view !== undefined || entry.count > 0 || entry.inFlight > 0) continue;
+      entry.done = true;
+      this.o.ledger.settle(entry.ticket, entry.failed ? 'failed' : 'sent');
+      settled = true;
+    }
+    if (!settled) return;
+    this.queue.refresh();
+    this.wakeSettled();
+  }
+
+  /** Entries that leave without being sent: dropped, or failed when part of them already reached CloudWatch. */
+  private evict(entries: readonly PendingEntry[], reason: 'overflow' | 'stale' | 'shutdown' | 'disabled'): void {
+    if (entries.length === 0) return;
+    let datapoints = 0;
+    for (const entry of entries) {
+      if (entry.done) continue;
+      entry.done = true;
+      datapoints += entry.count;
+      this.o.ledger.settle(entry.ticket, entry.touched ? 'failed' : 'dropped');
+    }
+    this.counts.datapointsDropped += datapoints;
+    this.wakeSettled();
+    const messages = {
+      overflow: `pending data exceeds maxPendingDatapoints (${this.o.maxPendingDatapoints}) or maxBacklogBytes (${this.o.maxBacklogBytes}); dropped the oldest seconds (${datapoints} datapoint(s))`,
+      stale: `dropped ${datapoints} datapoint(s) older than CloudWatch accepts (two weeks)`,
+      shutdown: `shutdown: ${datapoints} datapoint(s) not delivered within ${this.o.shutdownTimeoutMs} ms`,
+      disabled: `${datapoints} datapoint(s) dropped`,
+    };
+    this.report(reason, messages[reason]);
+  }
+
+  private wakeSettled(): void {
+    const waiters = this.settledWaiters;
+    if (waiters.length === 0) return;
+    this.settledWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private async flushAll(deadline: number): Promise<void> {
-    if (this.queue.datapoints === 0 || this.disabled) return;
+    if (this.queue.size === 0 || this.disabled) return;
     const clock = this.o.clock;
     const transport = await Promise.race([this.awaitTransport(), this.sleep(deadline - clock.now()).then(() => undefined)]);
     if (transport === undefined) return;
-    while (this.queue.datapoints > 0) {
+    while (this.queue.size > 0) {
       const remaining = deadline - clock.now();
       if (remaining <= 0) return;
       this.dropStale(clock.now());
-      const batch = this.batcher.take(this.queue, { maxDatums: this.o.limits.maxDatums, maxBytes: this.maxBytes }, this.namespace ?? FALLBACK_NAMESPACE);
+      const batch = this.take();
       if (batch === undefined) return;
-      const outcome = await this.send(transport, batch.datums, Math.min(this.o.requestTimeoutMs, remaining));
+      const outcome = await this.send(transport, batch, Math.min(this.o.requestTimeoutMs, remaining));
       if (outcome === 'throttled' || outcome === 'transient') {
         // Short, jittered pauses: the process is going away, so waiting a whole period is not an option.
         await this.sleep(Math.min(deadline - clock.now(), 200 + this.o.random() * 600));
@@ -323,8 +460,7 @@ export class Publisher {
   }
 
   private dropStale(now: number): void {
-    const stale = this.queue.dropOlderThan(now - MAX_AGE_MS);
-    if (stale > 0) this.dropped(stale, 'stale', `dropped ${stale} datapoint(s) older than CloudWatch accepts (two weeks)`);
+    this.evict(this.queue.takeOlderThan(now - MAX_AGE_MS), 'stale');
   }
 
   private refreshFleetSize(): void {
@@ -348,27 +484,13 @@ export class Publisher {
     this.disabled = true;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    const dropped = this.queue.clear();
-    this.counts.datapointsDropped += dropped;
+    this.evict(this.queue.clear(), 'disabled');
     const message = error instanceof MissingSdkError ? error.message : `cannot create the CloudWatch client: ${String(error)}; datapoints are dropped`;
     this.o.logger.warn(`scalesignal cloudwatch sink "${this.o.name}": ${message}`);
   }
 
-  private dropped(count: number, key: string, message: string): void {
-    this.counts.datapointsDropped += count;
-    this.report(key, message);
-  }
-
-  /** Warnings at most once a minute per kind: a failing backend must not flood the host's logs. */
+  /** At most once a minute per kind: a failing backend must not flood the host's logs. */
   private report(key: string, message: string): void {
-    const now = this.o.clock.now();
-    const last = this.lastLog.get(key);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLog.set(key, now);
-    try {
-      this.o.logger.warn(`scalesignal cloudwatch sink "${this.o.name}": ${message}`);
-    } catch {
-      // A broken logger must not break sending.
-    }
+    this.reporter.warn(message, key);
   }
 }

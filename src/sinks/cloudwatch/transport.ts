@@ -63,7 +63,16 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
   return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
 }
 
-export type FailureKind = 'throttled' | 'transient' | 'tooLarge' | 'fatal';
+/**
+ * - throttled: CloudWatch refused for rate (AIMD slows the pod, the datums are sent again);
+ * - transient: the request certainly did not store anything (an answer with 5xx, a connection never made,
+ *   credentials not ready): sent again after a backoff;
+ * - tooLarge: the body was over the limit: sent again in smaller requests;
+ * - fatal: rejected (4xx): never sent again;
+ * - unknown: the request may have been stored (no answer within the timeout, connection reset after sending):
+ *   never sent again, because a duplicate datum doubles CloudWatch's Sum and SampleCount for that second.
+ */
+export type FailureKind = 'throttled' | 'transient' | 'tooLarge' | 'fatal' | 'unknown';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -71,6 +80,8 @@ export interface Failure {
   readonly code: string;
   readonly status: number | undefined;
   readonly message: string;
+  /** How long the backend asked us to wait (a custom transport's `SinkError.retryAfterMs`), ms. */
+  readonly retryAfterMs?: number;
 }
 
 // The AWS SDK's own lists (@smithy/service-error-classification), so this sink agrees with it.
@@ -91,10 +102,9 @@ const THROTTLING = new Set([
   'TransactionInProgressException',
 ]);
 const TRANSIENT_CODES = new Set([
-  'TimeoutError',
+  // Sent by the server: it stopped reading the request, so nothing was stored.
   'RequestTimeout',
   'RequestTimeoutException',
-  'AbortError',
   'InternalServiceError',
   'InternalServiceFault',
   'InternalFailure',
@@ -108,7 +118,10 @@ const TRANSIENT_CODES = new Set([
   // IRSA / Pod Identity credentials can appear after the pod starts.
   'CredentialsProviderError',
 ]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+/** The connection was never made: nothing reached CloudWatch. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Our timeout, an abort, or a connection lost mid-request: CloudWatch may have stored the request. */
+const UNKNOWN_OUTCOME = new Set(['TimeoutError', 'AbortError', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
 
 interface ErrorShape {
@@ -131,14 +144,17 @@ export function classify(error: unknown): Failure {
   const netCode = typeof e.code === 'string' ? e.code : typeof (e.cause as ErrorShape | undefined)?.code === 'string' ? String((e.cause as ErrorShape).code) : '';
   const message = typeof e.message === 'string' ? e.message : String(error);
   const code = awsCode || netCode || name || 'Error';
-  const failure = (kind: FailureKind): Failure => ({ kind, code, status, message });
+  const retryAfter = (e as { retryAfterMs?: unknown }).retryAfterMs;
+  const retryAfterMs = typeof retryAfter === 'number' && retryAfter >= 0 && Number.isFinite(retryAfter) ? retryAfter : undefined;
+  const failure = (kind: FailureKind): Failure => ({ kind, code, status, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 
   if (error instanceof SinkError) return failure(error.retryable ? 'transient' : 'fatal');
   if (status === 429 || THROTTLING.has(awsCode) || THROTTLING.has(name) || e.$retryable?.throttling === true) return failure('throttled');
   if (status === 413 || awsCode === 'RequestEntityTooLarge') return failure('tooLarge');
   if (status !== undefined && TRANSIENT_STATUS.has(status)) return failure('transient');
-  if (TRANSIENT_CODES.has(awsCode) || TRANSIENT_CODES.has(name) || NETWORK_CODES.has(netCode)) return failure('transient');
+  if (TRANSIENT_CODES.has(awsCode) || TRANSIENT_CODES.has(name) || NOT_CONNECTED.has(netCode)) return failure('transient');
   if (status !== undefined) return failure('fatal');
+  if (UNKNOWN_OUTCOME.has(name) || UNKNOWN_OUTCOME.has(awsCode) || UNKNOWN_OUTCOME.has(netCode)) return failure('unknown');
   // A bug, not an outage: retrying would repeat it forever.
   if (PROGRAMMING.has(name)) return failure('fatal');
   // No HTTP response at all (socket, DNS, TLS, credentials): it may succeed later.

@@ -4,34 +4,9 @@
  * SDK's own `PutMetricDataCommandInput`.
  */
 
-export type StandardUnit =
-  | 'Seconds'
-  | 'Microseconds'
-  | 'Milliseconds'
-  | 'Bytes'
-  | 'Kilobytes'
-  | 'Megabytes'
-  | 'Gigabytes'
-  | 'Terabytes'
-  | 'Bits'
-  | 'Kilobits'
-  | 'Megabits'
-  | 'Gigabits'
-  | 'Terabits'
-  | 'Percent'
-  | 'Count'
-  | 'Bytes/Second'
-  | 'Kilobytes/Second'
-  | 'Megabytes/Second'
-  | 'Gigabytes/Second'
-  | 'Terabytes/Second'
-  | 'Bits/Second'
-  | 'Kilobits/Second'
-  | 'Megabits/Second'
-  | 'Gigabits/Second'
-  | 'Terabits/Second'
-  | 'Count/Second'
-  | 'None';
+import type { StandardUnit } from '../aws/units.js';
+
+export type { StandardUnit } from '../aws/units.js';
 
 export interface Dimension {
   readonly Name: string;

@@ -1,24 +1,32 @@
+/**
+ * Newline-delimited EMF documents to the CloudWatch agent's EMF listener (`tcp://host:25888`, `udp://host:25888`).
+ *
+ * The agent protocol has no acknowledgement. Over TCP a document is `written` once the kernel has it; it counts
+ * as sent when the agent has not closed the connection within `graceMs` of that write: an agent that accepts
+ * and closes (or resets) right away is caught, its documents counted failed and not sent again, since they may
+ * have been read. The limit: an agent that holds bytes in its socket buffer without reading them and later
+ * dies loses them after they were counted sent; nothing on the wire can tell. UDP is fire-and-forget: a
+ * datagram handed to the kernel counts as sent.
+ *
+ * Sockets are unref'd while idle (they never keep a process alive) and ref'd while a write is pending (so a final
+ * flush at shutdown completes). An unhandled socket 'error' would crash the process: a listener is always attached.
+ */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { SinkError } from '../../core/sink.js';
-
-/**
- * Newline-delimited EMF documents to the CloudWatch agent's EMF listener (`tcp://host:25888` or `udp://host:25888`).
- * Every failure is a retryable SinkError: an agent that is down, restarting or slow usually comes back.
- * The socket is unref'd while idle (it never keeps a process alive) and ref'd while a send is pending
- * (so a final flush at shutdown completes).
- */
-export interface AgentClient {
-  readonly protocol: 'tcp' | 'udp';
-  /** Sends the documents; settles within `timeoutMs`. */
-  send(documents: readonly string[]): Promise<void>;
-  close(): void;
-}
+import type { DocumentWriter, Written } from './writer.js';
 
 /** Largest UDP payload we send; the IPv4 maximum is 65,507 bytes. */
 export const MAX_UDP_BYTES = 65_000;
+/** How long an agent has to close on us before a write counts as delivered. */
+export const PEER_CLOSE_GRACE_MS = 50;
 
-export function parseAgentEndpoint(endpoint: string): { protocol: 'tcp' | 'udp'; host: string; port: number } {
+export interface AgentEndpoint {
+  readonly protocol: 'tcp' | 'udp';
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parseAgentEndpoint(endpoint: string): AgentEndpoint {
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -33,49 +41,62 @@ export function parseAgentEndpoint(endpoint: string): { protocol: 'tcp' | 'udp';
   return { protocol, host: host === '' ? '127.0.0.1' : host, port: url.port === '' ? 25888 : Number(url.port) };
 }
 
-export function createAgentClient(endpoint: string, timeoutMs: number): AgentClient {
-  const target = parseAgentEndpoint(endpoint);
-  return target.protocol === 'tcp' ? new TcpAgentClient(target.host, target.port, timeoutMs) : new UdpAgentClient(target.host, target.port, timeoutMs);
+export function agentWriter(endpoint: AgentEndpoint): DocumentWriter {
+  return endpoint.protocol === 'tcp' ? new TcpWriter(endpoint.host, endpoint.port) : new UdpWriter(endpoint.host, endpoint.port);
 }
 
-const agentError = (message: string, cause?: unknown) => new SinkError(`CloudWatch agent: ${message}`, { retryable: true, cause });
+/** Errors by which a connected peer tells us it is gone. */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-class TcpAgentClient implements AgentClient {
-  readonly protocol = 'tcp';
+class TcpWriter implements DocumentWriter {
+  readonly graceMs = PEER_CLOSE_GRACE_MS;
   private socket: Socket | undefined;
+  private connection = 0;
+  /** performance.now() at which the peer closed each recent connection. */
+  private readonly peerClosedAt = new Map<number, number>();
 
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly timeoutMs: number,
   ) {}
 
-  send(documents: readonly string[]): Promise<void> {
-    if (documents.length === 0) return Promise.resolve();
-    const payload = documents.join('\n') + '\n';
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
+  write(document: string): Promise<Written> {
+    return new Promise<Written>((resolve) => {
       const socket = this.open();
+      const connection = this.connection;
       socket.ref();
-      const finish = (error?: SinkError) => {
+      let done = false;
+      const finish = (written: Written): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
-        socket.off('error', onError);
+        socket.off('close', onClose);
         if (!socket.destroyed) socket.unref();
-        if (error === undefined) resolve();
-        else reject(error);
+        resolve(written);
       };
-      const onError = (error: Error) => finish(agentError(`${this.host}:${this.port}: ${error.message}`, error));
-      const timer = setTimeout(() => {
-        // A half-written payload cannot be resumed: start over on a fresh connection.
-        socket.destroy();
-        finish(agentError(`no progress within ${this.timeoutMs} ms to ${this.host}:${this.port}`));
-      }, this.timeoutMs);
-      socket.once('error', onError);
-      // Queued until connected; the callback fires once the kernel has the bytes.
-      socket.write(payload, (error) => (error ? onError(error) : finish()));
+      // A destroyed socket may not call back a pending write: 'close' settles it.
+      const onClose = (): void => finish({ result: 'retry', reason: `connection to ${this.host}:${this.port} closed` });
+      socket.once('close', onClose);
+      socket.write(`${document}\n`, (error) => {
+        // Node calls back a write cancelled by destroy() without an error: a destroyed socket means the bytes
+        // did not all reach the kernel (a completed write is called back before anything can destroy it).
+        if (error || socket.destroyed) finish({ result: 'retry', reason: `${this.host}:${this.port}: ${error?.message ?? 'write abandoned'}` });
+        else finish({ result: 'written', connection, at: performance.now() });
+      });
     });
+  }
+
+  abandon(): boolean {
+    // A half-written line cannot be resumed: the next write starts over on a fresh connection.
+    this.socket?.destroy();
+    this.socket = undefined;
+    return true;
+  }
+
+  confirm(written: Written, now: number): 'sent' | 'failed' | 'wait' {
+    const at = written.at ?? 0;
+    const closed = written.connection === undefined ? undefined : this.peerClosedAt.get(written.connection);
+    if (closed !== undefined && closed - at < this.graceMs) return 'failed';
+    return now - at >= this.graceMs ? 'sent' : 'wait';
   }
 
   close(): void {
@@ -86,13 +107,26 @@ class TcpAgentClient implements AgentClient {
   private open(): Socket {
     const current = this.socket;
     if (current !== undefined && !current.destroyed && current.writable) return current;
+    const connection = ++this.connection;
+    // Only recent connections can still have documents waiting for confirmation.
+    for (const id of this.peerClosedAt.keys()) if (id < connection - 16) this.peerClosedAt.delete(id);
     const socket = connect({ host: this.host, port: this.port });
+    let connected = false;
+    const peerClosed = (): void => {
+      if (connected && !this.peerClosedAt.has(connection)) this.peerClosedAt.set(connection, performance.now());
+      socket.destroy();
+    };
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
-    // A listener must always be attached: an unhandled 'error' on a socket would crash the process.
-    socket.on('error', () => socket.destroy());
-    socket.on('data', () => {}); // the agent sends nothing meaningful; keep the buffer drained
-    socket.on('end', () => socket.destroy());
+    socket.once('connect', () => {
+      connected = true;
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== undefined && PEER_GONE.has(error.code)) peerClosed();
+      else socket.destroy();
+    });
+    socket.on('data', () => {}); // the agent sends nothing meaningful; reading is how its FIN reaches us
+    socket.on('end', peerClosed);
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
     });
@@ -102,55 +136,62 @@ class TcpAgentClient implements AgentClient {
   }
 }
 
-class UdpAgentClient implements AgentClient {
-  readonly protocol = 'udp';
+class UdpWriter implements DocumentWriter {
   private socket: UdpSocket | undefined;
+  private pending: ((written: Written) => void) | undefined;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly timeoutMs: number,
   ) {}
 
-  async send(documents: readonly string[]): Promise<void> {
-    if (documents.length === 0) return;
-    const socket = this.open();
-    socket.ref();
-    try {
-      // One datagram per document (the agent parses each as whole lines), one at a time: a burst of
-      // datagrams is what overflows a receive buffer. UDP stays lossy; prefer TCP where loss matters.
-      for (const doc of documents) await this.datagram(socket, `${doc}\n`);
-    } finally {
-      socket.unref();
-    }
+  write(document: string): Promise<Written> {
+    return new Promise<Written>((settle) => {
+      let done = false;
+      const resolve = (written: Written): void => {
+        if (done) return;
+        done = true;
+        this.pending = undefined;
+        settle(written);
+      };
+      this.pending = resolve;
+      const socket = this.open();
+      socket.ref();
+      try {
+        socket.send(`${document}\n`, this.port, this.host, (error) => {
+          socket.unref();
+          if (!error) resolve({ result: 'sent' });
+          // Too big never fits; anything else (no route, no buffer) may pass later.
+          else resolve({ result: (error as NodeJS.ErrnoException).code === 'EMSGSIZE' ? 'failed' : 'retry', reason: error.message });
+        });
+      } catch (error) {
+        socket.unref();
+        resolve({ result: 'retry', reason: String(error) });
+      }
+    });
+  }
+
+  abandon(): boolean {
+    this.close();
+    this.pending?.({ result: 'retry', reason: `UDP send to ${this.host}:${this.port} did not complete` });
+    return true;
   }
 
   close(): void {
-    this.socket?.close();
+    const socket = this.socket;
     this.socket = undefined;
-  }
-
-  private datagram(socket: UdpSocket, message: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(agentError(`UDP send to ${this.host}:${this.port} timed out`)), this.timeoutMs);
-      socket.send(message, this.port, this.host, (error) => {
-        clearTimeout(timer);
-        if (error) reject(agentError(`${this.host}:${this.port}: ${error.message}`, error));
-        else resolve();
-      });
-    });
+    try {
+      socket?.close();
+    } catch {
+      // already closed
+    }
   }
 
   private open(): UdpSocket {
     if (this.socket !== undefined) return this.socket;
     const socket = createSocket(this.host.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', () => {
-      if (this.socket === socket) this.socket = undefined;
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
+      if (this.socket === socket) this.close();
     });
     socket.unref();
     this.socket = socket;

@@ -1,63 +1,65 @@
-import type { Window } from '../../core/window.js';
-import { baseDimensions, labelDimensions, namespaceOf, type DimensionConfig } from './dimensions.js';
+/**
+ * The EMF documents of one window, one JSON string each (no newline), rendered from the AWS view (every series
+ * under its CloudWatch identity, collisions already merged). Series with the same dimension values share a
+ * document, because dimension values are root members of a document; a group with more than 100 metrics, or more
+ * bytes than `maxBytes`, continues in further documents with the same dimensions and timestamp.
+ */
+import type { AwsSeries } from '../aws/view.js';
 import { seriesMetrics, type EmfMetric, type MetricConfig } from './metrics.js';
 
 /** EMF limits: metrics per directive, and bytes per log event (CloudWatch Logs caps an event at 1 MB). */
 export const MAX_METRICS_PER_DOCUMENT = 100;
 export const MAX_DOCUMENT_BYTES = 1_000_000;
-const MAX_METRIC_NAME_LENGTH = 1024;
 
-export interface DocumentConfig extends MetricConfig, DimensionConfig {
-  /** CloudWatch namespace; undefined means the window's service name. */
-  readonly namespace: string | undefined;
+export interface DocumentConfig extends MetricConfig {
   /** Also publish each labelled metric under the base dimensions alone (e.g. per service, across routes). */
   readonly rollup: boolean;
+  /** How many leading dimensions of every identity are the base ones (service, constants, pod). */
+  readonly baseDimensions: number;
   /** Extra `_aws` members, e.g. LogGroupName for the CloudWatch agent. */
   readonly meta: Readonly<Record<string, string>>;
   /** Byte limit per document (less than 1 MB for UDP datagrams). */
   readonly maxBytes: number;
 }
 
-export interface DocumentCounters {
-  /** Metrics left out: invalid names, name clashes with a dimension or another metric, too big to fit. */
+export interface DocumentCounts {
+  /** Metrics left out: a name that clashes with a dimension, `_aws` or another metric of its document; too big. */
   metricsSkipped: number;
-  /** Labels left out of the dimensions: invalid keys, clashes with a base dimension, beyond 30 keys. */
-  labelsDropped: number;
+  /** Values CloudWatch would reject (NaN, infinities). */
+  valuesInvalid: number;
 }
 
 interface Group {
-  readonly dims: Record<string, string>;
+  readonly dims: Readonly<Record<string, string>>;
+  readonly keys: readonly string[];
   readonly metrics: EmfMetric[];
   readonly names: Set<string>;
 }
 
-/**
- * The EMF documents of one window, one JSON string each (no newline). Series with the same label values share a
- * document, because dimension values are root members of a document; a group with more than 100 metrics, or more
- * bytes than `maxBytes`, continues in further documents with the same dimensions and timestamp.
- */
-export function windowDocuments(window: Window, config: DocumentConfig, counters: DocumentCounters): string[] {
-  const base = baseDimensions(config, window.resource);
-  const baseKeys = Object.keys(base);
-  const namespace = namespaceOf(config.namespace ?? window.resource.service);
+export function windowDocuments(
+  view: readonly AwsSeries[],
+  timestamp: number,
+  namespace: string,
+  config: DocumentConfig,
+  counts: DocumentCounts,
+): string[] {
   const groups = new Map<string, Group>();
   const scratch: EmfMetric[] = [];
-
-  for (const s of window.series) {
-    const dims: Record<string, string> = { ...base };
-    counters.labelsDropped += labelDimensions(s.labels, base, dims);
-    const id = JSON.stringify(dims);
-    let group = groups.get(id);
+  for (const { identity, series } of view) {
+    let group = groups.get(identity.dimensionsKey);
     if (group === undefined) {
-      group = { dims, metrics: [], names: new Set() };
-      groups.set(id, group);
+      // No prototype: a label named `__proto__` must become a member, not a prototype assignment.
+      const dims = Object.create(null) as Record<string, string>;
+      for (const d of identity.dimensions) dims[d.Name] = d.Value;
+      group = { dims, keys: identity.dimensions.map((d) => d.Name), metrics: [], names: new Set() };
+      groups.set(identity.dimensionsKey, group);
     }
     scratch.length = 0;
-    seriesMetrics(s, config, scratch);
+    counts.valuesInvalid += seriesMetrics(identity, series, config, scratch);
     for (const m of scratch) {
       // A metric's value is a root member: it cannot share a name with a dimension, `_aws` or another metric.
-      if (m.name === '_aws' || m.name in dims || group.names.has(m.name) || m.name.trim() === '' || m.name.length > MAX_METRIC_NAME_LENGTH) {
-        counters.metricsSkipped++;
+      if (m.name === '_aws' || Object.hasOwn(group.dims, m.name) || group.names.has(m.name)) {
+        counts.metricsSkipped++;
         continue;
       }
       group.names.add(m.name);
@@ -67,12 +69,12 @@ export function windowDocuments(window: Window, config: DocumentConfig, counters
 
   const documents: string[] = [];
   for (const group of groups.values()) {
-    const keys = Object.keys(group.dims);
-    const dimensionSets = config.rollup && keys.length > baseKeys.length ? [keys, baseKeys] : [keys];
+    const baseKeys = group.keys.slice(0, config.baseDimensions);
+    const dimensionSets = config.rollup && group.keys.length > baseKeys.length ? [group.keys, baseKeys] : [group.keys];
     const render = (metrics: readonly EmfMetric[]): string => {
       const doc: Record<string, unknown> = {
         _aws: {
-          Timestamp: window.start,
+          Timestamp: timestamp,
           CloudWatchMetrics: [
             {
               Namespace: namespace,
@@ -99,7 +101,7 @@ export function windowDocuments(window: Window, config: DocumentConfig, counters
         `{"Name":,"Unit":,"StorageResolution":1}`.length +
         4;
       if (emptyBytes + growth > config.maxBytes) {
-        counters.metricsSkipped++;
+        counts.metricsSkipped++;
         continue;
       }
       if (chunk.length === MAX_METRICS_PER_DOCUMENT || bytes + growth > config.maxBytes) {

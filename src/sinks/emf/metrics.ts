@@ -1,10 +1,21 @@
+/**
+ * The EMF metrics of one series (after the AWS view: its CloudWatch stem, unit and, when several series
+ * collided, their merge). Naming:
+ * - counter `name` (the window's increase), gauge `name` (last value) and optionally `name.max`;
+ * - histogram `name.count`, `name.sum`, `name.min`, `name.max`, `name.p50` ... `name.p99`, and optionally `name`
+ *   as a value array (histogramValues).
+ * Values CloudWatch would reject (NaN, infinities) are left out and counted.
+ */
+import { bucketRepresentative } from '../../core/histogram/index.js';
 import type { QuantileName, SeriesWindow } from '../../core/window.js';
-import { cloudWatchUnit, type CloudWatchUnit } from './units.js';
+import { cloudWatchNumber } from '../aws/numbers.js';
+import type { StandardUnit } from '../aws/units.js';
+import type { SeriesIdentity } from '../aws/view.js';
 
 /** One EMF metric: a root member `name` holding a number or an array of at most 100 numbers. */
 export interface EmfMetric {
   readonly name: string;
-  readonly unit: CloudWatchUnit;
+  readonly unit: StandardUnit;
   readonly value: number | number[];
 }
 
@@ -19,41 +30,40 @@ export interface MetricConfig {
 
 /** EMF allows at most 100 values in one metric's array. */
 export const MAX_VALUES = 100;
-const LIMIT = 2 ** 360; // CloudWatch rejects values outside +-2^360
 
-/**
- * The metrics a series contributes to its window's document. Naming:
- * - counter `name` (window increase), gauge `name` (last value) and optionally `name.max`;
- * - histogram `name.count`, `name.sum`, `name.min`, `name.max`, `name.p50` ... `name.p99`, and optionally `name`
- *   as a value array. Values CloudWatch would reject (NaN, infinities) are left out.
- */
-export function seriesMetrics(s: SeriesWindow, config: MetricConfig, out: EmfMetric[]): void {
-  const push = (name: string, unit: CloudWatchUnit, value: number) => {
-    if (Number.isFinite(value) && Math.abs(value) <= LIMIT) out.push({ name, unit, value });
+/** Appends the series' metrics to `out`; returns how many values were left out as invalid. */
+export function seriesMetrics(identity: SeriesIdentity, s: SeriesWindow, config: MetricConfig, out: EmfMetric[]): number {
+  let invalid = 0;
+  const stem = identity.name;
+  const unit = identity.unit;
+  const push = (name: string, metricUnit: StandardUnit, raw: number): void => {
+    const value = cloudWatchNumber(raw);
+    if (value === undefined) invalid++;
+    else out.push({ name, unit: metricUnit, value });
   };
   switch (s.kind) {
     case 'counter':
-      push(s.name, cloudWatchUnit(s.unit, 'counter'), s.sum);
-      return;
-    case 'gauge': {
-      const unit = cloudWatchUnit(s.unit, 'gauge');
-      push(s.name, unit, s.last);
-      if (config.gaugeMax) push(`${s.name}.max`, unit, s.max);
-      return;
-    }
+      push(stem, unit, s.sum);
+      return invalid;
+    case 'gauge':
+      push(stem, unit, s.last);
+      if (config.gaugeMax) push(`${stem}.max`, unit, s.max);
+      return invalid;
     case 'histogram': {
-      const unit = cloudWatchUnit(s.unit, 'histogram');
-      push(`${s.name}.count`, 'Count', s.count);
-      push(`${s.name}.sum`, unit, s.sum);
-      if (s.count === 0) return;
-      push(`${s.name}.min`, unit, s.min);
-      push(`${s.name}.max`, unit, s.max);
-      for (const q of config.percentiles) push(`${s.name}.${q}`, unit, s[q]);
+      push(`${stem}.count`, 'Count', s.count);
+      push(`${stem}.sum`, unit, s.sum);
+      if (s.count === 0) return invalid;
+      push(`${stem}.min`, unit, s.min);
+      push(`${stem}.max`, unit, s.max);
+      for (const q of config.percentiles) push(`${stem}.${q}`, unit, s[q]);
       if (config.histogramValues) {
         const values = sampleValues(s);
-        if (values.length > 0) out.push({ name: s.name, unit, value: values });
+        if (values.length > 0) out.push({ name: stem, unit, value: values });
       }
+      return invalid;
     }
+    default:
+      return invalid;
   }
 }
 
@@ -68,7 +78,6 @@ export function sampleValues(s: SeriesWindow): number[] {
   if (b === undefined || s.count === 0) return [];
   const total = b.counts.reduce((a, c) => a + c, b.zeroCount);
   if (total === 0) return [];
-  const perOctave = 2 ** b.scale;
   const n = Math.min(total, MAX_VALUES);
   const values: number[] = [];
   let bucket = -1; // -1: the zero bucket
@@ -76,15 +85,8 @@ export function sampleValues(s: SeriesWindow): number[] {
   for (let k = 0; k < n; k++) {
     const rank = n === total ? k + 1 : Math.ceil(((k + 0.5) * total) / n);
     while (seen < rank) seen += b.counts[++bucket];
-    const v = bucket < 0 ? 0 : representative(b.offset + bucket, perOctave);
-    values.push(Math.min(s.max, Math.max(s.min, v)));
+    const v = bucket < 0 ? 0 : bucketRepresentative(b.scale, b.offset + bucket);
+    values.push(cloudWatchNumber(Math.min(s.max, Math.max(s.min, v))) ?? 0);
   }
   return values;
-}
-
-/** The harmonic mean of a bucket's bounds, the same representative the core's quantiles use (error <= (base-1)/(base+1)). */
-function representative(index: number, perOctave: number): number {
-  const lower = 2 ** (index / perOctave);
-  const upper = 2 ** ((index + 1) / perOctave);
-  return (2 * lower * upper) / (lower + upper);
 }
