@@ -5,8 +5,16 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
-export type ReceiverMode = { kind: 'ok' } | { kind: 'status'; status: number; retryAfter?: string } | { kind: 'hang' };
+export type ReceiverMode =
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number; retryAfter?: string }
+  | { kind: 'hang' }
+  /** Takes the data (it is recorded as received), answers 200 only after `delayMs`. */
+  | { kind: 'late'; delayMs: number }
+  /** Takes the data (recorded as received), then closes the connection without answering. */
+  | { kind: 'close' };
 
 export interface ReceivedRequest {
   readonly receivedAt: number;
@@ -55,14 +63,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       let body: unknown;
       try {
         if (!String(req.headers['content-type']).startsWith('application/json')) throw new Error('not JSON');
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const raw = Buffer.concat(chunks);
+        body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'));
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"bad request"}');
         return;
       }
       requests.push({ receivedAt: Date.now(), path: req.url, headers: req.headers, body });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       for (const w of waiters.splice(0)) w();
+      if (mode.kind === 'close') {
+        req.socket.destroy();
+        return;
+      }
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (mode.kind === 'late') setTimeout(answer, mode.delayMs).unref();
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
