@@ -22,6 +22,11 @@ export interface RunnerOptions {
 
 export const DEFAULT_MAX_BACKLOG = 60;
 export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+/**
+ * Backoff ceiling: two intervals (at most 10 s). One request per interval is what a healthy sink sends anyway (the
+ * retry carries the whole backlog), so a retry never loads a recovering backend more than normal operation, and
+ * fresh data follows within about two intervals of recovery. A backend that wants less says so with Retry-After.
+ */
 const MAX_BACKOFF_MS = 10_000;
 
 interface Entry {
@@ -236,7 +241,7 @@ export class SinkRunner {
 
   private backoff(retryAfterMs: number): Promise<void> {
     // Full jitter: a fleet of pods that failed together does not retry together. Retry-After is a floor.
-    const ceiling = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.attempt, 16));
+    const ceiling = Math.min(MAX_BACKOFF_MS, 2 * this.options.intervalMs, 100 * 2 ** Math.min(this.attempt, 16));
     const delay = Math.max(retryAfterMs, Math.random() * ceiling);
     const honourFloor = retryAfterMs > 0;
     this.waitingForBackend = honourFloor;

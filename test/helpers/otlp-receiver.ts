@@ -35,7 +35,12 @@ export interface OtlpReceiver {
   readonly script: ReceiverMode[];
   /** Body sizes of every request that reached the handler, including refused ones. */
   readonly bodyBytes: number[];
+  /** Arrival time of every request that reached the handler, answered or not. */
+  readonly arrivals: number[];
   waitForRequests(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
+  /** Stops listening (connections are then refused) until `listen()`; the port stays the same. */
+  refuse(): Promise<void>;
+  listen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,12 +48,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: ReceivedRequest[] = [];
   const script: ReceiverMode[] = [];
   const bodyBytes: number[] = [];
+  const arrivals: number[] = [];
   const waiters: Array<() => void> = [];
   const state = { mode: { kind: 'ok' } as ReceiverMode };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      arrivals.push(Date.now());
       bodyBytes.push(chunks.reduce((a, c) => a + c.length, 0));
       const mode = script.shift() ?? state.mode;
       if (mode.kind === 'hang') return; // never answer: the client must give up on its own
@@ -90,6 +97,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     requests,
     script,
     bodyBytes,
+    arrivals,
     get mode() {
       return state.mode;
     },
@@ -111,7 +119,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       }
       return requests.slice(0, count);
     },
+    async refuse() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     async close() {
+      if (!server.listening) return;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -159,14 +159,14 @@ describe('otlpSink: Retry-After and the export signal', () => {
     ['0', 0],
   ])('429 with Retry-After: %s (seconds) becomes retryAfterMs %i', async (header, ms) => {
     receiver.mode = { kind: 'status', status: 429, retryAfter: header };
-    const error = await sink(receiver.url).export([aWindow()]).then(() => undefined, (e: unknown) => e as SinkError);
+    const error = await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e as SinkError);
     expect(error).toMatchObject({ retryable: true, retryAfterMs: ms });
   });
 
   it('503 with Retry-After as an HTTP-date becomes the time until that date', async () => {
     const at = new Date(Date.now() + 7000);
     receiver.mode = { kind: 'status', status: 503, retryAfter: at.toUTCString() };
-    const error = (await sink(receiver.url).export([aWindow()]).then(() => undefined, (e: unknown) => e)) as SinkError;
+    const error = (await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e)) as SinkError;
     expect(error.retryable).toBe(true);
     // toUTCString drops the milliseconds: up to 1 s early, and the request took a little time.
     expect(error.retryAfterMs).toBeGreaterThan(5000);
@@ -175,7 +175,7 @@ describe('otlpSink: Retry-After and the export signal', () => {
 
   it('a collector that takes the data and closes without answering: failed, not retryable (no duplicate)', async () => {
     receiver.mode = { kind: 'close' };
-    const error = (await sink(receiver.url).export([aWindow()]).then(() => undefined, (e: unknown) => e)) as SinkError;
+    const error = (await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e)) as SinkError;
     expect(error).toBeInstanceOf(SinkError);
     expect(error.retryable).toBe(false);
     expect(receiver.requests).toHaveLength(1);
