@@ -22,7 +22,7 @@ import { DataPointConverter, type Temporality, type TemporalityChoice } from './
 import { loadOtel, type OtelModules } from './otlp/load.js';
 import { OtlpHttpTransport } from './otlp/transport.js';
 import { estimateBytes, planRequests, type PlannedWindow } from './otlp/request-plan.js';
-import { toResourceMetrics } from './otlp/resource-metrics.js';
+import { serializeSliced } from './otlp/sliced-body.js';
 
 export type OtlpTemporality = 'cumulative' | 'delta' | 'lowmemory';
 
@@ -154,6 +154,8 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
         if (delivered.has(key)) continue;
         let entry = cache.get(key);
         if (entry === undefined) {
+          // A turn of the event loop between windows: a backlog is converted without one long pause.
+          if (pending.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
           const points = converter.convert(w);
           entry = { key, resource: w.resource, points, bytes: estimateBytes(points) };
           cache.set(key, entry);
@@ -167,9 +169,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
         for (const request of planRequests(pending)) {
           if (request.points.length > 0) {
             lastPoints = request.points.length;
-            const metrics = toResourceMetrics(otel, request.resource, request.points, converter.temporality);
-            const body = otel.JsonMetricsSerializer.serializeRequest(metrics);
-            if (body === undefined) throw new SinkError('OTLP sink: the OTel serializer returned nothing', { retryable: false });
+            const body = await serializeSliced(otel, request.resource, request.points, converter.temporality);
             await transport.send(body, deadline, context?.signal);
             pointsSent += request.points.length;
           }
