@@ -74,6 +74,9 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   const cache = new Map<string, PlannedWindow>();
   // Windows delivered by a call that failed later on: the dispatcher hands them back, we skip them.
   const delivered = new Set<string>();
+  // Windows whose request may have reached the collector (sent, not provably refused): never sent again, whatever
+  // hands them back (a dispatcher bug, an export abandoned at its timeout still running). Bounded like the cache.
+  const mayHaveArrived = new Set<string>();
   let lastPoints = 0;
   let pointsSent = 0;
   const forget = (keys: readonly string[]) => {
@@ -151,7 +154,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
       for (const w of windows) {
         const key = `${w.start}:${w.end}`;
         keys.push(key);
-        if (delivered.has(key)) continue;
+        if (delivered.has(key) || mayHaveArrived.has(key)) continue;
         let entry = cache.get(key);
         if (entry === undefined) {
           // A turn of the event loop between windows: a backlog is converted without one long pause.
@@ -162,7 +165,12 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
         }
         pending.push(entry);
       }
-      evictOldest(cache, keys);
+      // The dispatcher hands back its whole remaining backlog: a cached window not in this call was dropped
+      // there, so its points go too (the cache never holds more than the dispatcher's byte-bounded backlog).
+      if (cache.size > keys.length) {
+        const current = new Set(keys);
+        for (const key of cache.keys()) if (!current.has(key)) cache.delete(key);
+      }
       evictOldest(delivered, keys);
 
       try {
@@ -170,7 +178,18 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
           if (request.points.length > 0) {
             lastPoints = request.points.length;
             const body = await serializeSliced(otel, request.resource, request.points, converter.temporality);
-            await transport.send(body, deadline, context?.signal);
+            if (request.keys.some((key) => mayHaveArrived.has(key))) {
+              throw new SinkError('OTLP sink: a window of this export was already sent once; not resending it', { retryable: false });
+            }
+            for (const key of request.keys) mayHaveArrived.add(key);
+            evictOldest(mayHaveArrived, request.keys);
+            try {
+              await transport.send(body, deadline, context?.signal);
+            } catch (error) {
+              // Provably not taken: these windows may go again.
+              if (error instanceof SinkError && error.retryable) for (const key of request.keys) mayHaveArrived.delete(key);
+              throw error;
+            }
             pointsSent += request.points.length;
           }
           for (const key of request.keys) {
@@ -189,6 +208,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
     async shutdown(): Promise<void> {
       cache.clear();
       delivered.clear();
+      mayHaveArrived.clear();
       if (loaded === undefined) return;
       const { transport } = await loaded.catch(() => ({ transport: undefined }));
       await transport?.shutdown();

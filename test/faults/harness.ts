@@ -9,6 +9,8 @@
  * Sockets, timers and serialization are real.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createMetrics } from '../../src/create-metrics.js';
 import type { Metrics } from '../../src/core/api.js';
 import type { Sink } from '../../src/core/sink.js';
@@ -40,7 +42,7 @@ export interface Outcomes {
 
 export interface RunResult {
   /** Every window the core produced, oldest first (as the tap received them). */
-  readonly windows: Window[];
+  readonly windows: TappedWindow[];
   /** `work.done` per window timestamp and series label, as recorded. */
   readonly recorded: Map<number, Map<string, number>>;
   /** Self-metric outcomes of the sink under test, summed over all windows. */
@@ -53,23 +55,44 @@ export interface RunResult {
   readonly eventLoopMaxMs: number;
   readonly heapBeforeBytes: number;
   readonly heapPeakBytes: number;
+  /** Heap after a full GC, at the start of each phase and at the end of the run (retained memory, not garbage). */
+  readonly retainedAt: Record<string, number>;
   readonly phaseStarts: Record<string, number>;
 }
 
-/** A sink that keeps every window: the record of what the core produced. */
-export function tapSink(): Sink & { windows: Window[] } {
-  const windows: Window[] = [];
+/** What the tap keeps of a window: compact, so the record of 90 windows does not itself dominate the heap. */
+export interface TappedWindow {
+  readonly timestamp: number;
+  readonly start: number;
+  readonly end: number;
+  /** `work.done` sum per shard index (label `s<i>`). */
+  readonly work: Float64Array;
+  /** The self-metric series (`scalesignal.sink.windows`), as published. */
+  readonly outcomes: Window['series'];
+}
+
+/** A sink that keeps every window the core produced, compactly: the record of what was produced. */
+export function tapSink(shards: number): Sink & { windows: TappedWindow[] } {
+  const windows: TappedWindow[] = [];
   return {
     name: 'tap',
     windows,
     export(batch) {
-      for (const w of batch) windows.push(w);
+      for (const w of batch) {
+        const work = new Float64Array(shards);
+        const outcomes: Window['series'][number][] = [];
+        for (const s of w.series) {
+          if (s.name === 'work.done') work[Number(String(s.labels.shard).slice(1))] = s.sum;
+          else if (s.name === 'scalesignal.sink.windows') outcomes.push(s);
+        }
+        windows.push({ timestamp: w.timestamp, start: w.start, end: w.end, work, outcomes });
+      }
     },
   };
 }
 
 export async function runPhases(options: RunOptions): Promise<RunResult> {
-  const tap = tapSink();
+  const tap = tapSink(options.series);
   const metrics: Metrics = createMetrics({
     service: 'fault-suite',
     intervalMs: options.intervalMs,
@@ -93,12 +116,15 @@ export async function runPhases(options: RunOptions): Promise<RunResult> {
   loop.enable();
 
   const phaseStarts: Record<string, number> = {};
+  const retainedAt: Record<string, number> = {};
   for (const phase of options.phases) {
+    retainedAt[phase.name] = retainedHeap();
     phaseStarts[phase.name] = Date.now();
     await phase.enter?.();
     await sleep(phase.windows * options.intervalMs);
   }
   clearInterval(recorder);
+  retainedAt.end = retainedHeap();
   // Let the sink drain and the last outcomes land in sealed windows.
   await sleep((options.settleWindows ?? 8) * options.intervalMs);
   loop.disable();
@@ -112,9 +138,8 @@ export async function runPhases(options: RunOptions): Promise<RunResult> {
   const recorded = new Map<number, Map<string, number>>();
   for (const w of tap.windows) {
     const work = new Map<string, number>();
-    for (const s of w.series) {
-      if (s.name === 'work.done') work.set(String(s.labels.shard), s.sum);
-      if (s.name !== 'scalesignal.sink.windows') continue;
+    w.work.forEach((sum, i) => work.set(`s${i}`, sum));
+    for (const s of w.outcomes) {
       const outcome = String(s.labels.outcome) as keyof Outcomes;
       if (s.labels.sink === name) outcomes[outcome] += s.sum;
       else if (s.labels.sink === 'tap' && outcome === 'sent') produced += s.sum;
@@ -132,8 +157,16 @@ export async function runPhases(options: RunOptions): Promise<RunResult> {
     eventLoopMaxMs: loop.max / 1e6,
     heapBeforeBytes,
     heapPeakBytes,
+    retainedAt,
     phaseStarts,
   };
+}
+
+/** Heap used after a full GC (the test process has no --expose-gc: V8's gc() is fetched at runtime). */
+function retainedHeap(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -146,6 +179,7 @@ export function report(name: string, r: RunResult, extra: Record<string, unknown
   console.info(
     `[fault] ${name}: produced=${r.produced} sent=${r.outcomes.sent} failed=${r.outcomes.failed} dropped=${r.outcomes.dropped} retried=${r.outcomes.retried}` +
       ` loopP99=${r.eventLoopP99Ms.toFixed(1)}ms loopMax=${r.eventLoopMaxMs.toFixed(1)}ms heapGrowth=${mb(r.heapPeakBytes - r.heapBeforeBytes)}MB` +
+      ` retained(healthy->${r.retainedAt.recovery !== undefined ? 'recovery' : 'end'})=${mb((r.retainedAt.recovery ?? r.retainedAt.end) - r.retainedAt.healthy)}MB` +
       Object.entries(extra)
         .map(([k, v]) => ` ${k}=${String(v)}`)
         .join(''),
