@@ -10,7 +10,6 @@ import type { Logger } from './api.js';
 import { RateLimitedReporter } from './reporter.js';
 import type { WindowOutcome } from './self-metrics.js';
 import type { Sink } from './sink.js';
-import { onNextTurn } from './turns.js';
 import { estimateWindowBytes } from './window-size.js';
 import type { Window } from './window.js';
 
@@ -59,7 +58,6 @@ export class SinkRunner {
   private waitingForBackend = false;
   private waiters: Waiter[] = [];
   private closing = false;
-  private pumpScheduled = false;
 
   constructor(
     readonly sink: Sink,
@@ -87,17 +85,7 @@ export class SinkRunner {
       this.queuedBytes += bytes;
     }
     this.trim();
-    this.schedulePump();
-  }
-
-  /** The export starts on its own turn of the event loop, not inside the seal's (see turns.ts). */
-  private schedulePump(): void {
-    if (this.running || this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    onNextTurn(() => {
-      this.pumpScheduled = false;
-      void this.pump();
-    });
+    void this.pump();
   }
 
   /** Drops the oldest queued windows while the backlog is over either bound (the newest one always stays). */
