@@ -22,6 +22,11 @@ export interface RunnerOptions {
 
 export const DEFAULT_MAX_BACKLOG = 60;
 export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+/**
+ * Backoff ceiling: two intervals (at most 10 s). One request per interval is what a healthy sink sends anyway (the
+ * retry carries the whole backlog), so a retry never loads a recovering backend more than normal operation, and
+ * fresh data follows within about two intervals of recovery. A backend that wants less says so with Retry-After.
+ */
 const MAX_BACKOFF_MS = 10_000;
 
 interface Entry {
@@ -46,9 +51,8 @@ export class SinkRunner {
   private running = false;
   private attempt = 0;
   private nextId = 1;
-  /** Every entry with an id up to this one is settled, or had an attempt since the flush that waits on it. */
-  private doneThrough = 0;
-  private inFlightThrough = 0;
+  /** The id of the oldest window of the export in progress (it has left the queue but is not settled yet). */
+  private inFlightFrom: number | undefined;
   private wakeBackoff: (() => void) | undefined;
   /** In a wait the backend asked for (Retry-After): flush() does not wait it out. */
   private waitingForBackend = false;
@@ -90,12 +94,12 @@ export class SinkRunner {
     while (this.queue.length > 1 && (this.queue.length > this.maxBacklog || this.queuedBytes > this.maxBacklogBytes)) {
       const entry = this.queue.shift() as Entry;
       this.queuedBytes -= entry.bytes;
-      this.markDone(entry.id);
       excess++;
     }
     if (excess > 0) {
       this.settle('dropped', excess, -1);
       this.reporter.warn(`backlog full (${this.maxBacklog} windows / ${this.maxBacklogBytes} bytes), dropped ${excess} window(s)`, 'dropped');
+      this.releaseSettled();
     }
   }
 
@@ -105,7 +109,7 @@ export class SinkRunner {
    */
   flushed(): Promise<void> {
     const through = this.nextId - 1;
-    if (through <= this.doneThrough || this.waitingForBackend) return Promise.resolve();
+    if (through < this.oldestPending() || this.waitingForBackend) return Promise.resolve();
     this.wakeBackoff?.();
     return new Promise((resolve) => this.waiters.push({ through, resolve }));
   }
@@ -120,11 +124,11 @@ export class SinkRunner {
     await race(this.flushed(), ms);
     if (this.queue.length > 0) {
       const left = this.queue.length;
-      for (const entry of this.queue) this.markDone(entry.id);
       this.queue = [];
       this.queuedBytes = 0;
       this.settle('dropped', left, -1);
       this.reporter.warn(`shutdown deadline reached; dropped ${left} undelivered window(s)`, 'shutdown');
+      this.releaseSettled();
     }
     try {
       await race(Promise.resolve(this.sink.shutdown?.()), Math.max(0, deadline - Date.now()));
@@ -142,20 +146,21 @@ export class SinkRunner {
         this.queue = [];
         this.queuedBytes = 0;
         const lastId = batch[batch.length - 1].id;
-        this.inFlightThrough = lastId;
+        this.inFlightFrom = batch[0].id;
         const started = performance.now();
         const error = await this.exportWithTimeout(batch.map((entry) => entry.window));
         const latency = performance.now() - started;
+        this.inFlightFrom = undefined;
         if (error === undefined) {
           this.attempt = 0;
           this.settle('sent', batch.length, latency);
-          this.markDone(lastId);
+          this.releaseSettled();
           continue;
         }
         const retryable = isRetryable(error) && !this.closing;
         if (retryable) {
           this.attempt++;
-          this.options.onOutcome(this.sink.name, 'retried', batch.length, latency);
+          this.settle('retried', batch.length, latency);
           this.reporter.warn(`export failed (${describe(error)}); retrying`, 'retry');
           // Back at the head, before anything that arrived meanwhile; the bounds apply again.
           this.queue = batch.concat(this.queue);
@@ -168,7 +173,7 @@ export class SinkRunner {
         }
         this.attempt = 0;
         this.settle('failed', batch.length, latency);
-        this.markDone(lastId);
+        this.releaseSettled();
         this.reporter.warn(`export failed (${describe(error)}); ${batch.length} window(s) not delivered`, 'failed');
       }
     } finally {
@@ -185,9 +190,14 @@ export class SinkRunner {
     }
   }
 
-  private markDone(id: number): void {
-    if (id > this.doneThrough) this.doneThrough = id;
-    this.releaseWaiters(this.doneThrough);
+  /** Ids below this one are settled: not queued, not in flight. */
+  private oldestPending(): number {
+    const queued = this.queue.length > 0 ? this.queue[0].id : Infinity;
+    return Math.min(queued, this.inFlightFrom ?? Infinity);
+  }
+
+  private releaseSettled(): void {
+    this.releaseWaiters(this.oldestPending() - 1);
   }
 
   private releaseWaiters(through: number): void {
@@ -231,7 +241,7 @@ export class SinkRunner {
 
   private backoff(retryAfterMs: number): Promise<void> {
     // Full jitter: a fleet of pods that failed together does not retry together. Retry-After is a floor.
-    const ceiling = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.attempt, 16));
+    const ceiling = Math.min(MAX_BACKOFF_MS, 2 * this.options.intervalMs, 100 * 2 ** Math.min(this.attempt, 16));
     const delay = Math.max(retryAfterMs, Math.random() * ceiling);
     const honourFloor = retryAfterMs > 0;
     this.waitingForBackend = honourFloor;

@@ -1,25 +1,28 @@
 /**
- * OTLP sink: Window -> OTLP data model -> @opentelemetry/exporter-metrics-otlp-http (JSON over HTTP) -> collector.
+ * OTLP sink: Window -> OTLP data model -> OTel's OTLP/JSON serializer -> one HTTP request -> collector.
  *
- * The exporter owns what it already does well (endpoint, headers, compression and TLS from the standard
- * OTEL_EXPORTER_OTLP_* variables, the HTTP transport); this sink owns the data model and the failure policy.
+ * OTel owns the configuration (endpoint, headers, compression, agent from the standard OTEL_EXPORTER_OTLP_*
+ * variables, read by the exporter's own code), the temporality preference and the serializer. The request itself
+ * is ours (otlp/transport.ts): the exporter's transport retries on its own, also after the collector may have
+ * taken the data, hides the status and Retry-After of a throttled request, and cannot be aborted. Here a request
+ * whose outcome is unknown (timeout, reset, close after sending) fails and is never resent: for delta data a
+ * resend would count it twice. Only provable non-delivery (connection never opened, HTTP 429/503) is retried,
+ * no sooner than the collector's Retry-After.
  *
  * Several windows in one export call (a backlog after an outage) go out together: one request whose series carry
  * one data point per window, each at its own timestamps, rather than one request per window, so a backlog does
  * not cost N round trips inside one timeout. Requests are capped at ~4 MB (the collector refuses bodies over
  * 20 MiB by default) by splitting between whole windows. The dispatcher retries a failed call with the same
  * windows, so windows already delivered by an earlier request of that call are remembered and skipped: a retry
- * never resends them (which would double-count delta sums).
+ * never resends them.
  */
-import type { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Window } from '../core/window.js';
-import { SinkError, type Sink } from '../core/sink.js';
+import { SinkError, type ExportContext, type Sink } from '../core/sink.js';
 import { DataPointConverter, type Temporality, type TemporalityChoice } from './otlp/data-points.js';
-import { toSinkError } from './otlp/export-error.js';
 import { loadOtel, type OtelModules } from './otlp/load.js';
+import { OtlpHttpTransport } from './otlp/transport.js';
 import { estimateBytes, planRequests, type PlannedWindow } from './otlp/request-plan.js';
-import { toResourceMetrics } from './otlp/resource-metrics.js';
+import { serializeSliced } from './otlp/sliced-body.js';
 
 export type OtlpTemporality = 'cumulative' | 'delta' | 'lowmemory';
 
@@ -43,15 +46,16 @@ export interface OtlpSinkOptions {
   timeoutMs?: number;
   /** Windows the dispatcher keeps while exports are pending or retried. Default 60. */
   maxBacklog?: number;
+  /** Bytes (estimated) the dispatcher keeps while exports are pending or retried. Default 16 MiB. */
+  maxBacklogBytes?: number;
   /** Sink name in self-metrics and logs. Default `otlp`. */
   name?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 800;
 /**
- * Our own deadline sits just past the exporter's socket timeout (which misses a server that trickles bytes), and
- * `Sink.timeoutMs` just past ours: an export always settles before the dispatcher gives up on it, so a retry
- * never runs alongside the attempt it replaces.
+ * `Sink.timeoutMs` sits just past our own deadline: an export always settles (and says whether it is retryable)
+ * before the dispatcher gives up on it, so a retry never runs alongside the attempt it replaces.
  */
 const GUARD_MARGIN_MS = 100;
 /** Windows whose points are kept for an identical resend; bounded like the dispatcher's backlog. */
@@ -64,12 +68,15 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   }
   // A bad URL is a configuration error: say so now, not once per window from inside the exporter.
   if (options.url !== undefined && !URL.canParse(options.url)) throw new RangeError(`otlpSink: url is not a valid URL: "${options.url}"`);
-  let loaded: Promise<{ otel: OtelModules; exporter: OTLPMetricExporter; converter: DataPointConverter }> | undefined;
+  let loaded: Promise<{ otel: OtelModules; transport: OtlpHttpTransport; converter: DataPointConverter }> | undefined;
   // Points per window, computed once: a retried window is resent identically, and cumulative state never
   // advances twice for the same window.
   const cache = new Map<string, PlannedWindow>();
   // Windows delivered by a call that failed later on: the dispatcher hands them back, we skip them.
   const delivered = new Set<string>();
+  // Windows whose request may have reached the collector (sent, not provably refused): never sent again, whatever
+  // hands them back (a dispatcher bug, an export abandoned at its timeout still running). Bounded like the cache.
+  const mayHaveArrived = new Set<string>();
   let lastPoints = 0;
   let pointsSent = 0;
   const forget = (keys: readonly string[]) => {
@@ -82,18 +89,23 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   const load = () => {
     loaded ??= loadOtel().then(
       (otel) => {
-        const exporter = new otel.OTLPMetricExporter({
+        const config = {
           url: options.url,
           headers: options.headers === undefined ? undefined : { ...options.headers },
           timeoutMillis: timeoutMs,
           temporalityPreference: toPreference(otel, options.temporality),
-        });
+        };
         // Ask the exporter, so OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is read exactly as OTel does.
+        // It never sends: constructing it opens no connection.
+        const exporter = new otel.OTLPMetricExporter(config);
         const temporality: TemporalityChoice = {
           counter: toTemporality(otel, exporter.selectAggregationTemporality(otel.InstrumentType.COUNTER)),
           histogram: toTemporality(otel, exporter.selectAggregationTemporality(otel.InstrumentType.HISTOGRAM)),
         };
-        return { otel, exporter, converter: new DataPointConverter(temporality) };
+        // The same call (and arguments) the exporter makes for its own transport.
+        const http = otel.convertLegacyHttpOptions(config, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/json' });
+        const transport = new OtlpHttpTransport(http);
+        return { otel, transport, converter: new DataPointConverter(temporality) };
       },
       (error: unknown) => {
         loaded = undefined;
@@ -107,24 +119,6 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
   };
   // Start importing now, in the background: the first window should not spend its timeout loading modules.
   load().catch(() => {});
-
-  /** Sends one request, settling by `deadline` whatever the socket does. */
-  const send = (exporter: OTLPMetricExporter, metrics: ResourceMetrics, deadline: number): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const guard = setTimeout(() => {
-        settled = true;
-        reject(new SinkError(`OTLP export timed out after ${timeoutMs + GUARD_MARGIN_MS} ms`, { retryable: true }));
-      }, Math.max(0, deadline - Date.now()));
-      exporter.export(metrics, (result) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(guard);
-        // ExportResultCode.SUCCESS is 0.
-        if (result.code === 0) resolve();
-        else reject(toSinkError(result.error ?? new Error('unknown export failure')));
-      });
-    });
 
   /** The module import counts against the same deadline, so an export never outlives `timeoutMs` below. */
   const loadBy = (deadline: number) =>
@@ -147,35 +141,55 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
 
   return {
     name: options.name ?? 'otlp',
-    timeoutMs: timeoutMs + 2 * GUARD_MARGIN_MS,
+    timeoutMs: timeoutMs + GUARD_MARGIN_MS,
     maxBacklog: options.maxBacklog,
+    maxBacklogBytes: options.maxBacklogBytes,
 
-    async export(windows: readonly Window[]): Promise<void> {
+    async export(windows: readonly Window[], context?: ExportContext): Promise<void> {
       if (windows.length === 0) return;
-      const deadline = Date.now() + timeoutMs + GUARD_MARGIN_MS;
-      const { otel, exporter, converter } = await loadBy(deadline);
+      const deadline = Date.now() + timeoutMs;
+      const { otel, transport, converter } = await loadBy(deadline);
       const keys: string[] = [];
       const pending: PlannedWindow[] = [];
       for (const w of windows) {
         const key = `${w.start}:${w.end}`;
         keys.push(key);
-        if (delivered.has(key)) continue;
+        if (delivered.has(key) || mayHaveArrived.has(key)) continue;
         let entry = cache.get(key);
         if (entry === undefined) {
+          // A turn of the event loop between windows: a backlog is converted without one long pause.
+          if (pending.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
           const points = converter.convert(w);
           entry = { key, resource: w.resource, points, bytes: estimateBytes(points) };
           cache.set(key, entry);
         }
         pending.push(entry);
       }
-      evictOldest(cache, keys);
+      // The dispatcher hands back its whole remaining backlog: a cached window not in this call was dropped
+      // there, so its points go too (the cache never holds more than the dispatcher's byte-bounded backlog).
+      if (cache.size > keys.length) {
+        const current = new Set(keys);
+        for (const key of cache.keys()) if (!current.has(key)) cache.delete(key);
+      }
       evictOldest(delivered, keys);
 
       try {
         for (const request of planRequests(pending)) {
           if (request.points.length > 0) {
             lastPoints = request.points.length;
-            await send(exporter, toResourceMetrics(otel, request.resource, request.points, converter.temporality), deadline);
+            const body = await serializeSliced(otel, request.resource, request.points, converter.temporality);
+            if (request.keys.some((key) => mayHaveArrived.has(key))) {
+              throw new SinkError('OTLP sink: a window of this export was already sent once; not resending it', { retryable: false });
+            }
+            for (const key of request.keys) mayHaveArrived.add(key);
+            evictOldest(mayHaveArrived, request.keys);
+            try {
+              await transport.send(body, deadline, context?.signal);
+            } catch (error) {
+              // Provably not taken: these windows may go again.
+              if (error instanceof SinkError && error.retryable) for (const key of request.keys) mayHaveArrived.delete(key);
+              throw error;
+            }
             pointsSent += request.points.length;
           }
           for (const key of request.keys) {
@@ -194,9 +208,10 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
     async shutdown(): Promise<void> {
       cache.clear();
       delivered.clear();
+      mayHaveArrived.clear();
       if (loaded === undefined) return;
-      const { exporter } = await loaded.catch(() => ({ exporter: undefined }));
-      await exporter?.shutdown();
+      const { transport } = await loaded.catch(() => ({ transport: undefined }));
+      await transport?.shutdown();
     },
 
     stats() {

@@ -30,7 +30,16 @@ import type { Window } from '../core/window.js';
 import type { Sink } from '../core/sink.js';
 import { invalidBuckets } from './prometheus/buckets.js';
 import { Exposition } from './prometheus/exposition.js';
-import { closeServer, createHandler, listen, type ScrapeHandler } from './prometheus/http.js';
+import {
+  closeServer,
+  createHandler,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  invalidAuth,
+  listen,
+  type ScrapeAuth,
+  type ScrapeHandler,
+} from './prometheus/http.js';
 import { quantileSuffix, sanitizeLabelName, sanitizeMetricName } from './prometheus/naming.js';
 import { PROTOBUF_CONTENT_TYPE } from './prometheus/protobuf-exposition.js';
 import { contentType } from './prometheus/render.js';
@@ -38,7 +47,7 @@ import { PrometheusState, type BucketsContext } from './prometheus/state.js';
 
 export { powerOfTwoBuckets } from './prometheus/buckets.js';
 export type { BucketsContext } from './prometheus/state.js';
-export type { ScrapeHandler } from './prometheus/http.js';
+export type { ScrapeAuth, ScrapeHandler } from './prometheus/http.js';
 
 export interface PrometheusSinkOptions {
   /** Sink name in the dispatcher's self-metrics. Default `prometheus`. */
@@ -47,8 +56,18 @@ export interface PrometheusSinkOptions {
   server?: boolean;
   /** Default `OTEL_EXPORTER_PROMETHEUS_PORT`, else 9464. 0 picks a free port (see `port` / `url`). */
   port?: number;
-  /** Default `OTEL_EXPORTER_PROMETHEUS_HOST`, else every interface (what a pod scraped on its IP needs). */
+  /**
+   * Bind address. Default `OTEL_EXPORTER_PROMETHEUS_HOST`, else every interface (what a pod scraped on its IP
+   * needs). Recommended: in Kubernetes keep the default and restrict who may scrape with a NetworkPolicy (and
+   * `auth`); on a VM or laptop, or behind a local agent, bind `127.0.0.1`.
+   */
   host?: string;
+  /** Require credentials on every scrape (also through a mounted `handler`): 401 otherwise. Default none. */
+  auth?: ScrapeAuth;
+  /** Longest a scraper may take to send its request headers. Default 5000 ms (Node's own: 60 s). */
+  headersTimeoutMs?: number;
+  /** Longest a scraper may take to send the whole request. Default 10000 ms (Node's own: 300 s). */
+  requestTimeoutMs?: number;
   /** Default `/metrics`; other paths get 404. */
   path?: string;
   /** Put in front of every name, `_` joined: `myapp` gives `myapp_http_server_request_duration_milliseconds`. */
@@ -115,6 +134,19 @@ function validate(options: PrometheusSinkOptions): void {
   const { port, path, quantiles, quantileWindowSeconds, bucketsPerOctave, buckets } = options;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new RangeError(`prometheusSink: port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (options.auth !== undefined) {
+    const why = invalidAuth(options.auth);
+    if (why !== undefined) throw new RangeError(`prometheusSink: ${why}`);
+  }
+  for (const key of ['headersTimeoutMs', 'requestTimeoutMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`prometheusSink: ${key} must be a positive integer (ms), got ${value}`);
+    }
+  }
+  if ((options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS) > (options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
+    throw new RangeError('prometheusSink: headersTimeoutMs must not exceed requestTimeoutMs');
   }
   if (path !== undefined && !path.startsWith('/')) {
     throw new RangeError(`prometheusSink: path must start with "/", got ${JSON.stringify(path)}`);
@@ -200,6 +232,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
     gzip: options.gzip ?? true,
     counters,
     onError: (key, error) => report(key, error),
+    auth: options.auth,
   });
 
   let server: Server | undefined;
@@ -211,7 +244,13 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
     const path = options.path ?? '/metrics';
     const started = listen(
       handler,
-      { port: options.port ?? envPort((m) => warnOnce('env-port', m)) ?? DEFAULT_PORT, host: host || undefined, path },
+      {
+        port: options.port ?? envPort((m) => warnOnce('env-port', m)) ?? DEFAULT_PORT,
+        host: host || undefined,
+        path,
+        headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      },
       counters,
       (key, error) => report(key, error),
     );

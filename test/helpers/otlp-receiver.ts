@@ -5,8 +5,16 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
-export type ReceiverMode = { kind: 'ok' } | { kind: 'status'; status: number; retryAfter?: string } | { kind: 'hang' };
+export type ReceiverMode =
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number; retryAfter?: string }
+  | { kind: 'hang' }
+  /** Takes the data (it is recorded as received), answers 200 only after `delayMs`. */
+  | { kind: 'late'; delayMs: number }
+  /** Takes the data (recorded as received), then closes the connection without answering. */
+  | { kind: 'close' };
 
 export interface ReceivedRequest {
   readonly receivedAt: number;
@@ -27,7 +35,12 @@ export interface OtlpReceiver {
   readonly script: ReceiverMode[];
   /** Body sizes of every request that reached the handler, including refused ones. */
   readonly bodyBytes: number[];
+  /** Arrival time of every request that reached the handler, answered or not. */
+  readonly arrivals: number[];
   waitForRequests(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
+  /** Stops listening (connections are then refused) until `listen()`; the port stays the same. */
+  refuse(): Promise<void>;
+  listen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,12 +48,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: ReceivedRequest[] = [];
   const script: ReceiverMode[] = [];
   const bodyBytes: number[] = [];
+  const arrivals: number[] = [];
   const waiters: Array<() => void> = [];
   const state = { mode: { kind: 'ok' } as ReceiverMode };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      arrivals.push(Date.now());
       bodyBytes.push(chunks.reduce((a, c) => a + c.length, 0));
       const mode = script.shift() ?? state.mode;
       if (mode.kind === 'hang') return; // never answer: the client must give up on its own
@@ -55,14 +70,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       let body: unknown;
       try {
         if (!String(req.headers['content-type']).startsWith('application/json')) throw new Error('not JSON');
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const raw = Buffer.concat(chunks);
+        body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'));
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"bad request"}');
         return;
       }
       requests.push({ receivedAt: Date.now(), path: req.url, headers: req.headers, body });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       for (const w of waiters.splice(0)) w();
+      if (mode.kind === 'close') {
+        req.socket.destroy();
+        return;
+      }
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (mode.kind === 'late') setTimeout(answer, mode.delayMs).unref();
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,6 +97,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     requests,
     script,
     bodyBytes,
+    arrivals,
     get mode() {
       return state.mode;
     },
@@ -96,7 +119,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       }
       return requests.slice(0, count);
     },
+    async refuse() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     async close() {
+      if (!server.listening) return;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -81,13 +81,14 @@ describe('otlpSink when the collector misbehaves', () => {
     expect(run.maxGapMs).toBeLessThan(100);
   });
 
-  it('collector hangs (never answers): gives up after the default timeout, shorter than the 1 s interval', async () => {
+  it('collector hangs (never answers): gives up after the default timeout, shorter than the 1 s interval, and does not resend (outcome unknown)', async () => {
     receiver.mode = { kind: 'hang' };
     const s = sink(receiver.url);
     expect(s.timeoutMs).toBeLessThanOrEqual(1000);
     const run = await measure(() => Promise.resolve(s.export([aWindow()])));
     const error = rejection(run.result);
-    expect(error.retryable).toBe(true);
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/may have received it/);
     expect(run.elapsedMs).toBeGreaterThan(700);
     expect(run.elapsedMs).toBeLessThan(s.timeoutMs!);
     expect(run.maxGapMs).toBeLessThan(100);
@@ -97,16 +98,18 @@ describe('otlpSink when the collector misbehaves', () => {
     receiver.mode = { kind: 'hang' };
     const s = sink(receiver.url, { timeoutMs: 200 });
     const run = await measure(() => Promise.resolve(s.export([aWindow()])));
-    expect(rejection(run.result).retryable).toBe(true);
+    expect(rejection(run.result).retryable).toBe(false);
     expect(run.elapsedMs).toBeGreaterThan(150);
     expect(run.elapsedMs).toBeLessThan(600);
   });
 
   it.each([
+    // Only "throttled" and "unavailable" prove the collector did not take the data; a gateway's 502/504 may
+    // follow an upstream that did, so they are not resent.
     [429, true],
-    [502, true],
+    [502, false],
     [503, true],
-    [504, true],
+    [504, false],
     [400, false],
     [500, false],
   ])('HTTP %i maps to a SinkError with retryable=%s', async (status, retryable) => {
@@ -147,5 +150,45 @@ describe('otlpSink when the collector misbehaves', () => {
       cwd: new URL('../..', import.meta.url).pathname,
     });
     expect(JSON.parse(stdout.trim())).toEqual({ before: false, after: true });
+  });
+});
+
+describe('otlpSink: Retry-After and the export signal', () => {
+  it.each([
+    ['5', 5000],
+    ['0', 0],
+  ])('429 with Retry-After: %s (seconds) becomes retryAfterMs %i', async (header, ms) => {
+    receiver.mode = { kind: 'status', status: 429, retryAfter: header };
+    const error = await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e as SinkError);
+    expect(error).toMatchObject({ retryable: true, retryAfterMs: ms });
+  });
+
+  it('503 with Retry-After as an HTTP-date becomes the time until that date', async () => {
+    const at = new Date(Date.now() + 7000);
+    receiver.mode = { kind: 'status', status: 503, retryAfter: at.toUTCString() };
+    const error = (await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e)) as SinkError;
+    expect(error.retryable).toBe(true);
+    // toUTCString drops the milliseconds: up to 1 s early, and the request took a little time.
+    expect(error.retryAfterMs).toBeGreaterThan(5000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(7000);
+  });
+
+  it('a collector that takes the data and closes without answering: failed, not retryable (no duplicate)', async () => {
+    receiver.mode = { kind: 'close' };
+    const error = (await Promise.resolve(sink(receiver.url).export([aWindow()])).then(() => undefined, (e: unknown) => e)) as SinkError;
+    expect(error).toBeInstanceOf(SinkError);
+    expect(error.retryable).toBe(false);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('the export signal aborts the request in flight', async () => {
+    receiver.mode = { kind: 'hang' };
+    const controller = new AbortController();
+    const pending = sink(receiver.url, { timeoutMs: 10_000 }).export([aWindow()], { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort(new Error('dispatcher gave up'));
+    const error = (await Promise.resolve(pending).then(() => undefined, (e: unknown) => e)) as SinkError;
+    expect(error.message).toMatch(/aborted/);
+    expect(error.retryable).toBe(false);
   });
 });

@@ -311,8 +311,8 @@ describe('otlpSink data model', () => {
         ),
       ]),
     );
-    // The second request never gets an answer (a collector restarting mid-backlog).
-    receiver.script.push({ kind: 'ok' }, { kind: 'hang' });
+    // The second request is throttled (a collector shedding load mid-backlog): provably not taken, so retryable.
+    receiver.script.push({ kind: 'ok' }, { kind: 'status', status: 503 });
     await expect(s.export(windows)).rejects.toMatchObject({ retryable: true });
     expect(receiver.requests).toHaveLength(1);
     await s.export(windows); // the dispatcher's retry: same windows

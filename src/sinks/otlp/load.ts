@@ -2,6 +2,8 @@ import type { OTLPMetricExporter, AggregationTemporalityPreference } from '@open
 import type { AggregationTemporality, DataPointType, InstrumentType } from '@opentelemetry/sdk-metrics';
 import type { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ValueType } from '@opentelemetry/api';
+import type { convertLegacyHttpOptions } from '@opentelemetry/otlp-exporter-base/node-http';
+import type { JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
 
 /** The runtime values the OTLP sink needs from OpenTelemetry, imported on demand so `import 'scalesignal'` stays light. */
 export interface OtelModules {
@@ -12,14 +14,20 @@ export interface OtelModules {
   readonly InstrumentType: typeof InstrumentType;
   readonly ValueType: typeof ValueType;
   readonly resourceFromAttributes: typeof resourceFromAttributes;
+  /** The exporter's configuration resolution (options over OTEL_EXPORTER_OTLP_* over defaults). */
+  readonly convertLegacyHttpOptions: typeof convertLegacyHttpOptions;
+  /** The exporter's own OTLP/JSON serializer, so the bytes are what OTel would send. */
+  readonly JsonMetricsSerializer: typeof JsonMetricsSerializer;
 }
 
 export async function loadOtel(): Promise<OtelModules> {
-  const [exporter, sdk, resources, api] = await Promise.all([
+  const [exporter, sdk, resources, api, base, transformer] = await Promise.all([
     import('@opentelemetry/exporter-metrics-otlp-http'),
     import('@opentelemetry/sdk-metrics'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/api'),
+    import('@opentelemetry/otlp-exporter-base/node-http'),
+    import('@opentelemetry/otlp-transformer'),
   ]);
   return {
     OTLPMetricExporter: exporter.OTLPMetricExporter,
@@ -29,5 +37,7 @@ export async function loadOtel(): Promise<OtelModules> {
     InstrumentType: sdk.InstrumentType,
     ValueType: api.ValueType,
     resourceFromAttributes: resources.resourceFromAttributes,
+    convertLegacyHttpOptions: base.convertLegacyHttpOptions,
+    JsonMetricsSerializer: transformer.JsonMetricsSerializer,
   };
 }

@@ -1,4 +1,5 @@
 /** The scrape endpoint: content negotiation, the request handler, and the sink's own unref'd HTTP server. */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Body } from './exposition.js';
@@ -71,12 +72,54 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return parseList(acceptEncoding).some((r) => (r.type === 'gzip' || r.type === 'x-gzip') && r.q > 0);
 }
 
+/**
+ * Scrape authentication, as Prometheus' scrape config sends it: `authorization: { credentials }` (Bearer) or
+ * `basic_auth`. Checked in the handler, so a mounted `handler` is protected too.
+ */
+export type ScrapeAuth = { readonly bearer: string } | { readonly username: string; readonly password: string };
+
+/** A configuration error's message, or undefined when `auth` is usable. */
+export function invalidAuth(auth: unknown): string | undefined {
+  if (typeof auth !== 'object' || auth === null) return 'auth must be { bearer } or { username, password }';
+  const a = auth as Record<string, unknown>;
+  if ('bearer' in a) {
+    if (typeof a.bearer !== 'string' || a.bearer === '' || /[\s]/.test(a.bearer)) return 'auth.bearer must be a non-empty token without whitespace';
+    return undefined;
+  }
+  if (typeof a.username !== 'string' || a.username === '' || a.username.includes(':')) return 'auth.username must be a non-empty string without ":"';
+  if (typeof a.password !== 'string' || a.password === '') return 'auth.password must be a non-empty string';
+  return undefined;
+}
+
+/** Compares digests, so neither the length nor the content of the secret leaks through timing. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function authorizer(auth: ScrapeAuth | undefined): ((req: IncomingMessage) => boolean) | undefined {
+  if (auth === undefined) return undefined;
+  const expected = digest(
+    'bearer' in auth ? `Bearer ${auth.bearer}` : `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`,
+  );
+  const scheme = 'bearer' in auth ? 'bearer' : 'basic';
+  return (req) => {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string') return false;
+    // The scheme is case-insensitive (RFC 9110); the credentials are not.
+    const space = header.indexOf(' ');
+    if (space === -1 || header.slice(0, space).toLowerCase() !== scheme) return false;
+    const normalized = `${scheme === 'bearer' ? 'Bearer' : 'Basic'} ${header.slice(space + 1).trim()}`;
+    return timingSafeEqual(digest(normalized), expected);
+  };
+}
+
 export interface HandlerDeps {
   readonly body: (kind: ContentKind, gzip: boolean) => Promise<Body>;
   readonly contentType: (kind: ContentKind) => Promise<string>;
   readonly gzip: boolean;
   readonly counters: { scrapes: number; rejected: number; failed: number };
   readonly onError: (key: string, error: unknown) => void;
+  readonly auth?: ScrapeAuth;
 }
 
 function send(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
@@ -87,9 +130,16 @@ function send(res: ServerResponse, status: number, message: string, headers: Rec
 
 /** Serves the exposition regardless of path (the framework routes); GET and HEAD only. Never throws. */
 export function createHandler(deps: HandlerDeps): ScrapeHandler {
+  const authorized = authorizer(deps.auth);
+  const challenge = deps.auth === undefined ? '' : 'bearer' in deps.auth ? 'Bearer realm="metrics"' : 'Basic realm="metrics", charset="UTF-8"';
   return (req, res) => {
     try {
       res.on('error', () => {}); // a scraper that hangs up is not our problem
+      if (authorized !== undefined && !authorized(req)) {
+        deps.counters.rejected++;
+        send(res, 401, 'Unauthorized', { 'WWW-Authenticate': challenge });
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         deps.counters.rejected++;
         send(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
@@ -133,7 +183,14 @@ export interface ListenOptions {
   readonly port: number;
   readonly host: string | undefined;
   readonly path: string;
+  /** Longest a client may take to send the request headers (slow-loris guard). */
+  readonly headersTimeoutMs: number;
+  /** Longest a client may take to send the whole request. */
+  readonly requestTimeoutMs: number;
 }
+
+export const DEFAULT_HEADERS_TIMEOUT_MS = 5_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface Listening {
   readonly server: Server;
@@ -151,7 +208,14 @@ export function listen(
   counters: { rejected: number },
   onError: (key: string, error: unknown) => void,
 ): Listening {
-  const server = createServer((req, res) => {
+  // Node's defaults (60 s / 300 s, checked every 30 s) let half-open scrapers hold sockets for minutes; a scrape
+  // is one small GET. The check runs on an unref'd timer.
+  const serverOptions = {
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+  };
+  const server = createServer(serverOptions, (req, res) => {
     let path: string;
     try {
       path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -169,9 +233,10 @@ export function listen(
   });
   server.unref();
   server.on('connection', (socket: Socket) => socket.unref());
-  server.on('clientError', (_error, socket) => {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     counters.rejected++;
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
   const ready = new Promise<AddressInfo | undefined>((resolve) => {

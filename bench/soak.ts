@@ -1,0 +1,235 @@
+/**
+ * Soak: SOAK_MINUTES (default 10) through every sink at once, 1,000 series, with periodic backend faults, in
+ * one process as a service would run. Not part of CI.
+ *   prometheus   the sink's /metrics scraped every second (OpenMetrics, gzip)
+ *   otlp         loopback OTLP/HTTP receiver; faults cycle: refuse, hang, 503 + Retry-After, accept-and-close, 500
+ *   emf          loopback CloudWatch-agent TCP listener; fault: the agent drops every connection and refuses
+ *   cloudwatch   loopback PutMetricData server via @aws-sdk/client-cloudwatch; fault: every request throttled
+ * Every FAULT_EVERY_S seconds (default 60) a fault of FAULT_S seconds (default 10) hits every backend; the last
+ * minute is fault-free so the accounting can settle.
+ *
+ * Memory: heap and RSS after a forced GC (--expose-gc) every 10 s; growth = median of the last 2 minutes vs the
+ * median of the 2 minutes after warm-up (WARMUP_S, default 120). Target < 5 % each.
+ * Accounting: per sink, sent + failed + dropped (self-metrics, as published in the windows a tap sink received)
+ * must equal the windows produced (the tap's own `sent`).
+ *
+ *   npm run bench:soak      (SOAK_MINUTES=10)
+ *
+ * Writes bench/results/soak.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { request } from 'node:http';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { cloudWatchSink, createMetrics, emfSink, otlpSink, prometheusSink, type Sink, type Window } from '../src/index.js';
+import { startCloudWatchServer } from '../test/helpers/cloudwatch-server.js';
+import { startOtlpReceiver, type ReceiverMode } from '../test/helpers/otlp-receiver.js';
+
+const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
+const WARMUP_S = Number(process.env.WARMUP_S ?? Math.min(120, MINUTES * 12));
+const FAULT_EVERY_S = Number(process.env.FAULT_EVERY_S ?? 60);
+const FAULT_S = Number(process.env.FAULT_S ?? 10);
+const SERIES = Number(process.env.SOAK_SERIES ?? 1000);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const maybeGc = (globalThis as { gc?: () => void }).gc;
+if (maybeGc === undefined) throw new Error('run with --expose-gc (npm run bench:soak)');
+const gc: () => void = maybeGc;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function startTcpAgent() {
+  let lines = 0;
+  let refusing = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    if (refusing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    lines: () => lines,
+    fault(on: boolean) {
+      refusing = on;
+      if (on) for (const s of sockets) s.destroy();
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function scrapeLoop(url: string): () => void {
+  let stopped = false;
+  const once = () => {
+    if (stopped) return;
+    const req = request(url, { headers: { accept: 'application/openmetrics-text;version=1.0.0', 'accept-encoding': 'gzip' } }, (res) => {
+      res.resume();
+      res.on('end', () => setTimeout(once, 1000));
+    });
+    req.on('error', () => setTimeout(once, 1000));
+    req.end();
+  };
+  once();
+  return () => (stopped = true);
+}
+
+async function main(): Promise<void> {
+  const otlp = await startOtlpReceiver();
+  const cw = await startCloudWatchServer();
+  const agent = await startTcpAgent();
+  const tapWindows: Window[] = [];
+  const tap: Sink = { name: 'tap', export: (ws) => void tapWindows.push(...ws.map(slim)) };
+  const prom = prometheusSink({ port: 0, host: '127.0.0.1', onError: () => {} });
+  const logger = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} };
+  const sinks: Sink[] = [
+    prom,
+    otlpSink({ url: otlp.url, temporality: 'delta' }),
+    emfSink({ agentEndpoint: `tcp://127.0.0.1:${agent.port}` }, {}),
+    cloudWatchSink({
+      endpoint: cw.url,
+      region: 'us-east-1',
+      clientConfig: { credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' } },
+      fleetSize: 1,
+      identity: 'soak-0',
+      logger: logger as never,
+    }),
+    tap,
+  ];
+  const metrics = createMetrics({ service: 'soak', sinks, logger: logger as never });
+  const counter = metrics.counter('soak.requests', { unit: '{request}' });
+  const histogram = metrics.histogram('soak.latency', { unit: 'ms' });
+  const half = SERIES / 2;
+  const counters = Array.from({ length: half }, (_, i) => counter.bind({ route: `/r${i}` }));
+  const histograms = Array.from({ length: half }, (_, i) => histogram.bind({ route: `/r${i}` }));
+  let tick = 0;
+  const load = setInterval(() => {
+    tick++;
+    for (const c of counters) c.add(1);
+    for (let i = 0; i < histograms.length; i++) histograms[i].record(1 + ((i * 7 + tick * 13) % 500) * 0.37);
+  }, 10);
+  await prom.ready;
+  const stopScrape = scrapeLoop(prom.url!);
+
+  const otlpFaults: ReceiverMode[] = [
+    { kind: 'status', status: 503, retryAfter: '2' },
+    { kind: 'hang' },
+    { kind: 'close' },
+    { kind: 'status', status: 500 },
+  ];
+  const samples: Array<{ s: number; heapMB: number; rssMB: number }> = [];
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const started = Date.now();
+  const totalS = MINUTES * 60;
+  let faults = 0;
+  for (let s = 1; s <= totalS; s++) {
+    await sleep(started + s * 1000 - Date.now());
+    if (s === WARMUP_S) loop.enable();
+    const inCycle = s % FAULT_EVERY_S;
+    const faultWindow = s < totalS - 60 && inCycle >= FAULT_EVERY_S - FAULT_S;
+    if (faultWindow && inCycle === FAULT_EVERY_S - FAULT_S) {
+      const kind = faults % (otlpFaults.length + 1);
+      if (kind === otlpFaults.length) await otlp.refuse();
+      else otlp.mode = otlpFaults[kind];
+      agent.fault(true);
+      cw.setInject(() => ({ status: 400, code: 'Throttling', message: 'Rate exceeded' }));
+      faults++;
+      log(`${s}s fault #${faults}: otlp ${kind === otlpFaults.length ? 'refuse' : JSON.stringify(otlpFaults[kind])}, emf agent drops, cloudwatch throttles`);
+    }
+    if (!faultWindow && inCycle === 0 && faults > 0) {
+      otlp.mode = { kind: 'ok' };
+      await otlp.listen().catch(() => {});
+      agent.fault(false);
+      cw.setInject(undefined);
+    }
+    // Keep the backends' own records from growing (they are not what is measured).
+    otlp.requests.length = 0;
+    otlp.arrivals.length = 0;
+    otlp.bodyBytes.length = 0;
+    cw.requests.length = 0;
+    cw.accepted.length = 0;
+    if (s % 10 === 0) {
+      gc();
+      const m = process.memoryUsage();
+      samples.push({ s, heapMB: m.heapUsed / 1048576, rssMB: m.rss / 1048576 });
+      log(`${s}s heap ${(m.heapUsed / 1048576).toFixed(1)} MB rss ${(m.rss / 1048576).toFixed(1)} MB windows ${tapWindows.length}`);
+    }
+  }
+  clearInterval(load);
+  loop.disable();
+  await sleep(3000);
+  stopScrape();
+  await metrics.shutdown({ timeoutMs: 5000 });
+
+  // Accounting, from the self-metrics as published.
+  const outcomes: Record<string, Record<string, number>> = {};
+  for (const w of tapWindows) {
+    for (const s of w.series) {
+      if (s.name !== 'scalesignal.sink.windows') continue;
+      const sink = String(s.labels.sink);
+      outcomes[sink] ??= { sent: 0, failed: 0, dropped: 0, retried: 0 };
+      outcomes[sink][String(s.labels.outcome)] += s.sum;
+    }
+  }
+  const produced = outcomes.tap?.sent ?? 0;
+  const accounting = Object.fromEntries(
+    Object.entries(outcomes)
+      .filter(([k]) => k !== 'tap')
+      .map(([k, o]) => [k, { ...o, accounted: o.sent + o.failed + o.dropped, exact: o.sent + o.failed + o.dropped === produced }]),
+  );
+  const warm = samples.filter((x) => x.s > WARMUP_S && x.s <= WARMUP_S + 120);
+  const last = samples.filter((x) => x.s > totalS - 120);
+  const growth = (key: 'heapMB' | 'rssMB') => (median(last.map((x) => x[key])) / median(warm.map((x) => x[key])) - 1) * 100;
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    minutes: MINUTES,
+    series: SERIES,
+    warmupS: WARMUP_S,
+    faults,
+    faultEveryS: FAULT_EVERY_S,
+    faultS: FAULT_S,
+    loadavg: loadavg().map((x) => Math.round(x * 10) / 10),
+    heapGrowthPct: Math.round(growth('heapMB') * 10) / 10,
+    rssGrowthPct: Math.round(growth('rssMB') * 10) / 10,
+    target: 'heap and RSS growth after warm-up < 5 %, every window accounted',
+    eventLoopP99Ms: Math.round((loop.percentile(99) / 1e6) * 10) / 10,
+    produced,
+    accounting,
+    emfLinesReceived: agent.lines(),
+    memory: samples.map((x) => ({ s: x.s, heapMB: Math.round(x.heapMB * 10) / 10, rssMB: Math.round(x.rssMB * 10) / 10 })),
+  };
+  await otlp.close();
+  await cw.close();
+  await agent.close();
+  const file = join(HERE, 'results', 'soak.json');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const { memory: _memory, ...summary } = result;
+  log(JSON.stringify(summary));
+}
+
+/** The tap keeps only what the accounting reads, so it does not itself grow by the whole window per second. */
+function slim(w: Window): Window {
+  return { ...w, series: w.series.filter((s) => s.name === 'scalesignal.sink.windows') };
+}
+
+await main();
+process.exit(0);
