@@ -113,7 +113,7 @@ export function parseManifestArgs(args: readonly string[]): ManifestOptions | 'h
   try {
     ({ values } = parseArgs({ args: [...args], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw argsError(error, args);
+    throw argsError(error);
   }
   if (values.help === true) return 'help';
   const str = (flag: string): string | undefined => values[flag] as string | undefined;
@@ -179,7 +179,7 @@ export function parseManifestArgs(args: readonly string[]): ManifestOptions | 'h
 }
 
 /** node:util's parse errors, rephrased to name the flag and what is allowed. */
-function argsError(error: unknown, args: readonly string[]): ManifestError {
+function argsError(error: unknown): ManifestError {
   const code = (error as { code?: string }).code;
   const message = (error as Error).message;
   const allowed = Object.keys(FLAGS).map((f) => `--${f}`).join(', ');
@@ -192,7 +192,7 @@ function argsError(error: unknown, args: readonly string[]): ManifestError {
     return new ManifestError(flag, FLAGS[flag.slice(2) as keyof typeof FLAGS]?.type === 'boolean' ? 'takes no value' : 'needs a value');
   }
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-    const positional = args.find((a) => !a.startsWith('-')) ?? '';
+    const positional = /'([^']*)'/.exec(message)?.[1] ?? '';
     return new ManifestError(JSON.stringify(positional), `is not a flag; every option is --name value (allowed: ${allowed})`);
   }
   return new ManifestError('flag', message);
