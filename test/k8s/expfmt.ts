@@ -254,7 +254,7 @@ class TextParser {
       return null;
     }
     // model.UTF8Validation accepts any valid UTF-8 label name.
-    const type = this.currentMF!.type;
+    const type = this.currentMF?.type;
     const special =
       (type === 'SUMMARY' && this.currentLabelPair.name === 'quantile') ||
       ((type === 'HISTOGRAM' || type === 'GAUGE_HISTOGRAM') && this.currentLabelPair.name === 'le');
@@ -263,7 +263,7 @@ class TextParser {
     const seen = new Set<string>();
     for (const l of this.currentLabelPairs) {
       if (seen.has(l.name)) {
-        this.parseError(`duplicate label names for metric ${JSON.stringify(this.currentMF!.name)}`);
+        this.parseError(`duplicate label names for metric ${JSON.stringify(this.currentMF?.name ?? "")}`);
         this.currentLabelPairs = null;
         return null;
       }
@@ -283,7 +283,7 @@ class TextParser {
     if (this.err !== null) return null;
     const pair = this.currentLabelPair!;
     pair.value = this.token;
-    const type = this.currentMF!.type;
+    const type = this.currentMF?.type;
     if (type === 'SUMMARY') {
       if (pair.name === 'quantile') {
         const q = parseFloatGo(pair.value);
@@ -307,7 +307,7 @@ class TextParser {
     }
     this.skipBlankTab();
     if (this.err !== null) return null;
-    switch (this.currentByte) {
+    switch (this.currentByte as Byte) {
       case ',':
         return () => this.startLabelName();
       case '}':
@@ -574,7 +574,7 @@ class TextParser {
         switch (this.currentByte) {
           case '"':
           case '\\':
-            this.token += this.currentByte;
+            this.token += this.currentByte as string;
             break;
           case 'n':
             this.token += '\n';
@@ -597,7 +597,7 @@ class TextParser {
           escaped = true;
           break;
         default:
-          this.token += this.currentByte;
+          this.token += this.currentByte as string;
       }
     }
   }

@@ -14,8 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import AjvModule, { type ValidateFunction } from 'ajv';
+import formatsModule from 'ajv-formats';
 import { parse, parseAllDocuments } from 'yaml';
 import { triggerProblems, type AuthSupply } from './keda-triggers.js';
 
@@ -23,7 +23,11 @@ const SCHEMAS = join(dirname(fileURLToPath(import.meta.url)), 'schemas');
 
 type Json = Record<string, unknown>;
 
-function ajv(): Ajv {
+// Both packages are CommonJS with `exports.default`; under NodeNext the default import is the module object.
+const Ajv = AjvModule.default;
+const addFormats = formatsModule.default;
+
+function ajv(): InstanceType<typeof Ajv> {
   const a = new Ajv({ allErrors: true, strict: false, validateSchema: false });
   addFormats(a);
   return a;
