@@ -2,14 +2,14 @@
  * A "pod" for the k8s tests: the SDK started exactly as a generated Deployment configures it. The container's env
  * is resolved the way the kubelet does (downward-API `fieldRef`s filled in, `$(VAR)` expanded from variables
  * defined earlier), a few values are replaced so everything stays on loopback and free ports (named per call),
- * and `createMetrics()` gets the sinks the SDK itself builds from that environment (`defaultSinks`), plus a
+ * and `createMetrics()` gets the sinks the SDK itself builds from that environment (`sinksFromEnv`), plus a
  * collecting sink so a test can see the windows that were sealed. A node:http server instrumented with
  * `instrumentHttpServer` serves requests that can be held open (in flight) and SSE streams.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, instrumentHttpServer, type Metrics, type Sink, type Window } from '../../src/index.js';
-import { defaultSinks } from '../../src/sinks/defaults.js';
+import { sinksFromEnv } from '../../src/wiring/sinks-from-env.js';
 
 type Json = Record<string, any>;
 
@@ -74,7 +74,10 @@ export async function startPod(name: string, env: Record<string, string>, extraS
     for (const key of Object.keys(process.env)) if (!key.startsWith('AWS_') && key !== 'PATH' && key !== 'HOME') delete process.env[key];
     Object.assign(process.env, env);
     const logger = { warn: (m: string) => process.stderr.write(`[${name}] ${m}\n`) };
-    metrics = createMetrics({ sinks: [...defaultSinks(process.env, logger), collect, ...extraSinks], logger });
+    metrics = createMetrics({ sinks: [...sinksFromEnv(process.env, logger), collect, ...extraSinks], logger });
+    // Env-named sinks load through the package's subpaths and read their variables when they are created: keep
+    // the pod's environment until a flush has gone through every one of them.
+    await metrics.flush();
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);

@@ -4,7 +4,7 @@
  * that was recorded.
  *
  * Pods are the SDK started from each example Deployment's own container env (./pods.ts: downward API filled in,
- * `defaultSinks` building the sinks from SCALESIGNAL_SINKS), with known values: requests held in flight and SSE
+ * `sinksFromEnv` building the sinks from SCALESIGNAL_SINKS), with known values: requests held in flight and SSE
  * streams opened through `instrumentHttpServer`, queue depths observed through the queue recipes, and latencies
  * recorded into the integration's own duration series. Then:
  * - `prometheus` triggers: the PromQL runs on a REAL Prometheus (Debian's) that scraped the pods, labelled with
