@@ -3,11 +3,13 @@
  * cases: prometheus/common's `expfmt/text_parse_test.go` (error scenarios and the tricky positive ones) and
  * kedacore/keda's `TestGetValueFromResponse` (format prometheus). A port that passes these reads `/metrics` the
  * way KEDA does; the two scenarios built from invalid UTF-8 bytes (20, 36) cannot be written as JS strings and are
- * not ported.
+ * not ported. The port is also compared with the real expfmt (Go, Debian's prometheus/common 0.39, which predates
+ * quoted UTF-8 names) on the SDK's own exposition and on the upstream scenarios both versions share.
  */
 import { describe, expect, it } from 'vitest';
+import { createMetrics, prometheusSink } from '../../src/index.js';
 import { textToMetricFamilies } from './expfmt.js';
-import { getValueFromPrometheusResponse, parseMetricSelector } from './metrics-api.js';
+import { fetchExposition, getValueFromPrometheusResponse, parseMetricSelector, realExpfmt } from './metrics-api.js';
 
 describe('expfmt text parser port', () => {
   // prometheus/common expfmt/text_parse_test.go, testTextParseError (UTF-8 validation), in order.
@@ -223,3 +225,58 @@ function histogram(o: { count?: string; bucket120?: string }): string {
     '',
   ].join('\n');
 }
+
+describe('the port agrees with the real expfmt', () => {
+  it("on the SDK's own exposition: counters, gauges, histograms, quantile gauges, hostile label values", async () => {
+    const prom = prometheusSink({ port: 0, host: '127.0.0.1' });
+    const metrics = createMetrics({ service: 'agree', sinks: [prom], eventLoop: false });
+    try {
+      const requests = metrics.counter('http.server.requests', { unit: '{request}' });
+      const latency = metrics.histogram('http.server.request.duration', { unit: 'ms' });
+      const inflight = metrics.gauge('http.server.active_requests', { unit: '{request}' });
+      const hostile = ['plain', 'quote " inside', 'back\\slash', 'new\nline', 'ünïcødé ✓', '', '{curly}=,'];
+      hostile.forEach((route, i) => {
+        requests.add(i + 1, { route, method: 'GET' });
+        for (let k = 0; k < 50; k++) latency.record(1 + k * (i + 1), { route, method: 'POST' });
+      });
+      inflight.set(7);
+      await prom.ready;
+      await metrics.flush();
+      const text = await fetchExposition(prom.url!);
+      expect(text).toContain('http_server_request_duration_milliseconds_p99');
+      const port = textToMetricFamilies(text);
+      const real = realExpfmt(text);
+      expect([...port.keys()].sort()).toEqual([...real.keys()].sort());
+      for (const [name, family] of real) expect(port.get(name), name).toEqual(family);
+      for (const route of hostile) {
+        const selector = `http_server_requests_total{route=${JSON.stringify(route)},method="GET"}`;
+        expect(getValueFromPrometheusResponse(text, selector), route).toBe(getValueFromPrometheusResponse(text, selector, realExpfmt));
+      }
+    } finally {
+      await metrics.shutdown();
+    }
+  });
+
+  it('on the upstream scenarios: same families, same rejections', () => {
+    const positive = [
+      histogram({}),
+      '\n# TYPE my_summary summary\nmy_summary{n1="val1",quantile="0.5"} 110\ndecoy -1 -2\nmy_summary{n1="val1",quantile="0.9"} 140 1\nmy_summary_count{n1="val1"} 42\nmy_summary_sum{n1="val1"} 4711 2\nfake_sum{n1="val1"} 2001\n',
+      '# HELP backend_queue_size Total\n\t# TYPE backend_queue_size counter\n\tbackend_queue_size{queueName="zero"} 0\n\tbackend_queue_size{queueName="two", instance="zero"} 20\n',
+      'minimal_metric 1.234\nanother_metric -3e3 103948\n# Even that:\nno_labels{} 3\n# HELP line for non-existing metric will be ignored.\n',
+    ];
+    // The Go helper does not print sample timestamps; everything else must be identical.
+    const noTimestamps = (families: Map<string, unknown>) => JSON.parse(JSON.stringify([...families], (k, v) => (k === 'timestampMs' ? undefined : v)));
+    for (const text of positive) {
+      const real = new Map(noTimestamps(realExpfmt(text)));
+      const port = new Map(noTimestamps(textToMetricFamilies(text)));
+      for (const [name, family] of real) expect(port.get(name), name).toEqual(family);
+      expect(port.size).toBe(real.size);
+    }
+    const negative = ['\nbla 3.14\nblubber 42', 'metric{label="\\t"} 3.14', 'metric{label=bla} 3.14', 'metric{label="bla"} 3.14 2.72\n', '\n# TYPE metric counter\n# TYPE metric untyped\n', '\nmetric 4.12\n# TYPE metric counter\n', 'metric{label="bla",label="bla"} 3.14', 'foo 0x1p-3\n'];
+    // (Negative histogram counts are refused only by expfmt versions after 0.39: scenario 43 above, port only.)
+    for (const text of negative) {
+      expect(() => realExpfmt(text), JSON.stringify(text)).toThrow();
+      expect(() => textToMetricFamilies(text), JSON.stringify(text)).toThrow();
+    }
+  });
+});

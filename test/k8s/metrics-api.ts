@@ -2,8 +2,9 @@
  * KEDA's `metrics-api` scaler with `format: prometheus`, as kedacore/keda `pkg/scalers/metrics_api_scaler.go`
  * (commit 8b4f083ca8c8c2baf8477e322bd4d16ac4dfa09a) evaluates it:
  *   1. `valueLocation` goes through PromQL's `ParseMetricSelector`; the `__name__` matcher names the family.
- *   2. The body (CRLF -> LF, a final newline added) goes through expfmt's text parser (./expfmt.ts, a port);
- *      any parse error fails the read.
+ *   2. The body (CRLF -> LF, a final newline added) goes through expfmt's text parser: the real one (Go, built
+ *      by test/helpers/expfmt.ts: `realExpfmt`) or its port (./expfmt.ts, in-process, for the bench's fast
+ *      polling; metrics-api.test.ts checks the two agree); any parse error fails the read.
  *   3. The family is looked up by that name (so a histogram's `_bucket` / `_sum` / `_count` are not reachable:
  *      they belong to the histogram family).
  *   4. The FIRST metric of the family whose labels contain every other matcher's name with exactly the matcher's
@@ -16,7 +17,48 @@
  */
 import http from 'node:http';
 import zlib from 'node:zlib';
-import { textToMetricFamilies } from './expfmt.js';
+import { parseWithExpfmt, toNumber, type ExpfmtFamily } from '../helpers/expfmt.js';
+import { textToMetricFamilies, type MetricFamily, type MetricType } from './expfmt.js';
+
+/** A text-format parser returning expfmt's families by name. */
+export type FamiliesParser = (text: string) => Map<string, MetricFamily>;
+
+const GO_TYPES: readonly MetricType[] = ['COUNTER', 'GAUGE', 'SUMMARY', 'UNTYPED', 'HISTOGRAM', 'GAUGE_HISTOGRAM'];
+
+/** Prometheus' real expfmt (Go, test/helpers/expfmt.ts), in the port's shape. */
+export const realExpfmt: FamiliesParser = (text) => new Map(parseWithExpfmt(text).map((f) => [f.name, fromGo(f)]));
+
+function fromGo(f: ExpfmtFamily): MetricFamily {
+  return {
+    name: f.name,
+    ...(f.help !== undefined && f.help !== '' ? { help: f.help } : {}),
+    type: GO_TYPES[f.type],
+    metric: f.metric.map((m) => ({
+      label: (m.label ?? []).map((l) => ({ name: l.name, value: l.value })),
+      ...(m.counter ? { counter: toNumber(m.counter.value) } : {}),
+      ...(m.gauge ? { gauge: toNumber(m.gauge.value) } : {}),
+      ...(m.untyped ? { untyped: toNumber(m.untyped.value) } : {}),
+      ...(m.histogram
+        ? {
+            histogram: {
+              count: m.histogram.sample_count,
+              sum: toNumber(m.histogram.sample_sum),
+              buckets: (m.histogram.bucket ?? []).map((b) => ({ upperBound: toNumber(b.upper_bound), cumulativeCount: b.cumulative_count })),
+            },
+          }
+        : {}),
+      ...(m.summary
+        ? {
+            summary: {
+              count: m.summary.sample_count,
+              sum: toNumber(m.summary.sample_sum),
+              quantiles: (m.summary.quantile ?? []).map((q) => ({ quantile: q.quantile, value: toNumber(q.value) })),
+            },
+          }
+        : {}),
+    })),
+  };
+}
 
 export interface Matcher {
   readonly name: string;
@@ -137,7 +179,7 @@ export function parseMetricSelector(input: string): Matcher[] {
 }
 
 /** `getValueFromPrometheusResponse`: the value of the first metric the selector picks, or throws KEDA's error. */
-export function getValueFromPrometheusResponse(body: string, valueLocation: string): number {
+export function getValueFromPrometheusResponse(body: string, valueLocation: string, parse: FamiliesParser = textToMetricFamilies): number {
   const matchers = parseMetricSelector(valueLocation);
   let metricName = '';
   for (const m of matchers) if (m.name === '__name__') metricName = m.value;
@@ -145,7 +187,7 @@ export function getValueFromPrometheusResponse(body: string, valueLocation: stri
   if (text.length > 0 && !text.endsWith('\n')) text += '\n';
   let families;
   try {
-    families = textToMetricFamilies(text);
+    families = parse(text);
   } catch (error) {
     throw new Error(`prometheus format parsing error: ${(error as Error).message}`);
   }
@@ -194,12 +236,12 @@ export interface AggregatedRead {
 }
 
 /** `aggregateMetricsFromMultipleEndpoints`. Throws (as KEDA's trigger fails) only when no endpoint could be read. */
-export async function readEndpoints(urls: readonly string[], valueLocation: string, aggregation: AggregationType): Promise<AggregatedRead> {
+export async function readEndpoints(urls: readonly string[], valueLocation: string, aggregation: AggregationType, parse?: FamiliesParser): Promise<AggregatedRead> {
   if (urls.length === 0) throw new Error('no endpoints provided');
   const reads = await Promise.all(
     urls.map(async (url) => {
       try {
-        return { url, value: getValueFromPrometheusResponse(await fetchExposition(url), valueLocation) };
+        return { url, value: getValueFromPrometheusResponse(await fetchExposition(url), valueLocation, parse) };
       } catch (error) {
         return { url, error: (error as Error).message };
       }

@@ -9,8 +9,8 @@
  * recorded into the integration's own duration series. Then:
  * - `prometheus` triggers: the PromQL runs on a REAL Prometheus (Debian's) that scraped the pods, labelled with
  *   `namespace` / `pod` as a Kubernetes scrape job labels them; the answer is read as KEDA reads it.
- * - `metrics-api` triggers: the selector is evaluated on the pods' `/metrics` as KEDA does (a port of expfmt and
- *   of KEDA's evaluation, ./metrics-api.ts), aggregated over the Service's endpoints.
+ * - `metrics-api` triggers: the selector is evaluated on the pods' `/metrics` as KEDA does (Prometheus' own expfmt
+ *   parser, then KEDA's selector matching, ./metrics-api.ts), aggregated over the Service's endpoints.
  * - `aws-cloudwatch` triggers: CloudWatch cannot run here. The EMF documents go to a loopback TCP listener in
  *   place of the CloudWatch agent (validated against the EMF specification), the PutMetricData requests to the
  *   loopback PutMetricData endpoint (test/helpers/cloudwatch-server.ts, real AWS SDK client and wire protocol); a
@@ -32,8 +32,7 @@ import { startCloudWatchServer, type CloudWatchServer } from '../helpers/cloudwa
 import { validateEmf, type EmfDocument } from '../helpers/emf-validator.js';
 import { freePort, PROMETHEUS_INSTALL, prometheusAvailable } from '../helpers/prometheus-server.js';
 import { bucketQuantile, kedaPrometheusValue } from './keda-prometheus.js';
-import { fetchExposition, readEndpoints, type AggregationType } from './metrics-api.js';
-import { textToMetricFamilies } from './expfmt.js';
+import { fetchExposition, readEndpoints, realExpfmt, type AggregationType } from './metrics-api.js';
 import { containerEnv, startPod, waitFor, type Pod } from './pods.js';
 import { startLabelledPrometheus, type LabelledPrometheus } from './prometheus.js';
 import { parseDocuments } from './validate.js';
@@ -206,7 +205,7 @@ describe('metrics-api triggers (examples/k8s/metrics-api.yaml) read the pods as 
       expect(String(containerPort.containerPort)).toBe(envPort);
       expect(url.pathname).toBe('/metrics');
       expect(t.metadata.format).toBe('prometheus');
-      const read = await readEndpoints(endpoints, t.metadata.valueLocation, t.metadata.aggregationType as AggregationType);
+      const read = await readEndpoints(endpoints, t.metadata.valueLocation, t.metadata.aggregationType as AggregationType, realExpfmt);
       expect(read.reads.filter((r) => r.error !== undefined), t.name).toEqual([]);
       if (t.name === 'p99-post-pay') within1pc(read.value, exactQuantile(PAY_MS, 0.99));
       else expect(read.value, t.name).toBe(expected[t.name]);
@@ -215,8 +214,8 @@ describe('metrics-api triggers (examples/k8s/metrics-api.yaml) read the pods as 
 
   it("a pod without requests in the quantile window has no P99 series: KEDA skips it (and fails if none has one)", async () => {
     const p99 = triggersOf('metrics-api.yaml').find((t) => t.name === 'p99-post-pay')!;
-    await expect(readEndpoints([pods.feed.metricsUrl], p99.metadata.valueLocation, 'max')).rejects.toThrow(/not found/);
-    const mixed = await readEndpoints([pods.feed.metricsUrl, pods.checkoutA.metricsUrl], p99.metadata.valueLocation, 'max');
+    await expect(readEndpoints([pods.feed.metricsUrl], p99.metadata.valueLocation, 'max', realExpfmt)).rejects.toThrow(/not found/);
+    const mixed = await readEndpoints([pods.feed.metricsUrl, pods.checkoutA.metricsUrl], p99.metadata.valueLocation, 'max', realExpfmt);
     within1pc(mixed.value, exactQuantile(PAY_MS, 0.99));
   });
 });
@@ -228,7 +227,7 @@ describe('prometheus triggers (examples/k8s/prometheus.yaml) on a real Prometheu
     // The fleet P99 as Prometheus computes it from the SDK's own le buckets, summed over both pods.
     const summed = new Map<number, number>();
     for (const pod of [pods.checkoutA, pods.checkoutB]) {
-      const family = textToMetricFamilies(await fetchExposition(pod.metricsUrl)).get('http_server_request_duration_milliseconds')!;
+      const family = realExpfmt(await fetchExposition(pod.metricsUrl)).get('http_server_request_duration_milliseconds')!;
       for (const m of family.metric) for (const bucket of m.histogram!.buckets) summed.set(bucket.upperBound, (summed.get(bucket.upperBound) ?? 0) + bucket.cumulativeCount);
     }
     const buckets = [...summed].map(([upperBound, count]) => ({ upperBound, count }));
@@ -281,7 +280,7 @@ describe('queue triggers (examples/k8s/queues.yaml)', () => {
     const asked = sqs.requests.at(-1)!;
     expect(asked.QueueUrl).toBe(sqsTrigger.metadata.queueURL);
     expect([...asked.AttributeNames].sort()).toEqual(['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
-    const read = await readEndpoints([pods.worker.metricsUrl], own.metadata.valueLocation, own.metadata.aggregationType);
+    const read = await readEndpoints([pods.worker.metricsUrl], own.metadata.valueLocation, own.metadata.aggregationType, realExpfmt);
     expect(read.value).toBe(RECORDED.worker.visible + RECORDED.worker.inFlight);
   });
 });
@@ -376,7 +375,7 @@ describe("the selectors' labels are the ones the HTTP integration records", () =
     const selector = triggersOf('metrics-api.yaml').find((t) => t.name === 'p99-post-pay')!.metadata.valueLocation as string;
     const labels = Object.fromEntries([...selector.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     const countOf = async () => {
-      const family = textToMetricFamilies(await fetchExposition(pods.checkoutA.metricsUrl)).get('http_server_request_duration_milliseconds')!;
+      const family = realExpfmt(await fetchExposition(pods.checkoutA.metricsUrl)).get('http_server_request_duration_milliseconds')!;
       const m = family.metric.find((x) => Object.entries(labels).every(([k, v]) => x.label.some((l) => l.name === k && l.value === v)) && x.label.length === Object.keys(labels).length);
       return m?.histogram?.count;
     };
