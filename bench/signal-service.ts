@@ -63,9 +63,16 @@ const release = () => {
 
 const queue: number[] = [];
 let producing = false;
+/** Reported once per filling: when the backlog first reached the target (the ground truth for detection). */
+const QUEUE_TARGET = Number(env.QUEUE_TARGET ?? 100);
+let crossedReported = false;
 setInterval(() => {
   for (let i = 0; i < CONSUME_PER_S / 100 && queue.length > 0; i++) queue.shift();
   if (producing) for (let i = 0; i < PRODUCE_PER_S / 100; i++) queue.push(i);
+  if (producing && !crossedReported && queue.length >= QUEUE_TARGET) {
+    crossedReported = true;
+    process.send!({ queueCrossed: Date.now() });
+  }
 }, 10).unref();
 metrics.gauge('queue.depth', {
   unit: '{message}',
@@ -104,7 +111,10 @@ server.listen(0, '127.0.0.1', async () => {
 });
 
 process.on('message', (m: { queue?: boolean; exit?: boolean }) => {
-  if (m.queue === true) producing = true;
+  if (m.queue === true) {
+    producing = true;
+    crossedReported = false;
+  }
   if (m.queue === false) {
     producing = false;
     queue.length = 0; // the backlog is worked off by the new pods: start the next trial from empty

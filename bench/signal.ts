@@ -20,9 +20,12 @@
  *                would be judged from Prometheus; its threshold is the midpoint of the measured low and high CPU
  * Targets (per pod): in-flight 20, P99 250 ms, SSE 100, queue 100.
  *
- * Detection = first reading at or above the target after T0. Decision: the HPA algorithm (bench/signal-hpa.ts)
+ * Detection = first reading at or above the target after T0; "path adds" = detection minus the moment the load
+ * itself crossed the target in that trial (ground truth: the load generator's outstanding requests and open SSE
+ * streams, its first response slower than the P99 target, the pod's own queue length). Decision: the HPA algorithm (bench/signal-hpa.ts)
  * run on each path's readings with sync period 15 s and 10 s at a random phase per trial, 10 % tolerance, default
- * and tuned behaviours, 1 replica at T0; decision = first sync that raises the replicas. The push paths are
+ * and tuned behaviours, 1 replica at T0 (and, for the replicas over time, a fleet of 10 such pods); decision =
+ * first sync that raises the replicas. The push paths are
  * read as of each sync (CloudWatch ones with their trigger's metricEndTimeOffset). Not part of CI.
  *
  *   npm run bench:signal          (SIGNAL_TRIALS=10)
@@ -93,6 +96,11 @@ interface PodProc {
   sse: http.ClientRequest[];
   loops: number;
   stopped: boolean;
+  /** Requests the load generator has outstanding, SSE streams whose head arrived. */
+  outstanding: number;
+  sseOpen: number;
+  /** Ground truth of the running trial: when the load itself crossed each target (epoch ms). */
+  truth: Partial<Record<'inflight' | 'p99' | 'sse' | 'queue', number>> | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -144,6 +152,7 @@ async function startPod(index: number, urls: { otlp: string; emf: string; cw1: s
       EMF_ENDPOINT: urls.emf,
       CW1_URL: urls.cw1,
       CW1000_URL: urls.cw1000,
+      QUEUE_TARGET: String(TARGETS.queue),
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'bench',
       AWS_SECRET_ACCESS_KEY: 'bench',
@@ -155,7 +164,7 @@ async function startPod(index: number, urls: { otlp: string; emf: string; cw1: s
     child.once('message', (m: { ready?: { http: number; metrics: number } }) => (m.ready ? resolve(m.ready) : reject(new Error('bad hello'))));
     child.once('exit', (code) => reject(new Error(`pod ${index} exited ${code}`)));
   });
-  return {
+  const pod: PodProc = {
     index,
     service,
     podName,
@@ -168,18 +177,36 @@ async function startPod(index: number, urls: { otlp: string; emf: string; cw1: s
     sse: [],
     loops: 0,
     stopped: false,
+    outstanding: 0,
+    sseOpen: 0,
+    truth: undefined,
   };
+  child.on('message', (m: { queueCrossed?: number }) => {
+    if (m.queueCrossed !== undefined && pod.truth !== undefined) pod.truth.queue ??= m.queueCrossed;
+  });
+  return pod;
+}
+
+/** Marks the moment the load itself reached a target, once per trial. */
+function truth(pod: PodProc, indicator: 'inflight' | 'p99' | 'sse' | 'queue'): void {
+  if (pod.truth !== undefined) pod.truth[indicator] ??= Date.now();
 }
 
 function request(pod: PodProc, path: string): Promise<void> {
-  return new Promise((resolve) => {
+  const started = Date.now();
+  if (++pod.outstanding >= TARGETS.inflight) truth(pod, 'inflight');
+  return new Promise<void>((resolve) => {
     const req = http.get({ host: '127.0.0.1', port: pod.httpPort, path, agent: pod.agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve());
+      res.on('end', () => {
+        // A request slower than the P99 target: the earliest moment any P99 could reach it.
+        if (Date.now() - started >= TARGETS.p99Ms) truth(pod, 'p99');
+        resolve();
+      });
       res.on('error', () => resolve());
     });
     req.on('error', () => resolve());
-  });
+  }).finally(() => pod.outstanding--);
 }
 
 /** Keeps `pod.concurrency` request loops running; each loop thinks `pod.thinkMs` between requests. */
@@ -205,7 +232,11 @@ function driveLoad(pod: PodProc): void {
 function setSse(pod: PodProc, n: number): void {
   while (pod.sse.length > n) pod.sse.pop()!.destroy();
   while (pod.sse.length < n) {
-    const req = http.get({ host: '127.0.0.1', port: pod.httpPort, path: '/events', agent: false }, (res) => res.resume());
+    const req = http.get({ host: '127.0.0.1', port: pod.httpPort, path: '/events', agent: false }, (res) => {
+      res.resume();
+      if (++pod.sseOpen >= TARGETS.sse) truth(pod, 'sse');
+      res.on('close', () => pod.sseOpen--);
+    });
     req.on('error', () => undefined);
     pod.sse.push(req);
   }
@@ -441,14 +472,20 @@ interface Decision {
   readonly replicas: Array<[number, number]>;
 }
 
-function simulate(readings: readonly Reading[], target: MetricTarget, t0: number, period: number, phase: number, behavior: Behavior): Decision {
-  const hpa = new SimulatedHpa({ minReplicas: 1, maxReplicas: 50, behavior });
+/**
+ * `fleet` pods like the measured one: additive (AverageValue) signals are `fleet` times the pod's reading, the
+ * others (P99, CPU utilisation) are the pod's; the HPA starts at `fleet` replicas.
+ */
+function simulate(readings: readonly Reading[], target: MetricTarget, t0: number, period: number, phase: number, behavior: Behavior, fleet = 1): Decision {
+  const hpa = new SimulatedHpa({ minReplicas: 1, maxReplicas: 200, behavior }, fleet);
+  const scale = target.type === 'AverageValue' ? fleet : 1;
   const replicas: Array<[number, number]> = [];
   let first: number | null = null;
   // Syncs run forever at a fixed period; `phase` places them relative to T0.
   for (let t = t0 - period + phase * 1000 + 0; t <= t0 + HIGH_S * 1000; t += period * 1000) {
     const before = hpa.replicas;
-    const after = hpa.sync(t / 1000, [{ target, value: valueAt(readings, t) }]);
+    const v = valueAt(readings, t);
+    const after = hpa.sync(t / 1000, [{ target, value: v === undefined ? undefined : v * scale }]);
     if (t >= t0) {
       if (replicas.length === 0) replicas.push([0, before]);
       replicas.push([Math.round((t - t0) / 100) / 10, after]);
@@ -483,24 +520,27 @@ async function main() {
   }
 
   const origin = Date.now() + WARMUP_S * 1000;
-  const trials: Array<{ index: number; pod: number; t0: number; series: Series }> = [];
+  const trials: Array<{ index: number; pod: number; t0: number; series: Series; truth: PodProc['truth'] }> = [];
   const running: Promise<void>[] = [];
   for (let k = 0; k < TRIALS; k++) {
     const pod = pods[k % PODS];
     const t0Planned = origin + k * SPACING_S * 1000 + Math.random() * 1000;
     await sleep(Math.max(0, t0Planned - PRE_S * 1000 - Date.now()));
     const series: Series = new Map();
-    const trial = { index: k, pod: pod.index, t0: t0Planned, series };
+    const trial: { index: number; pod: number; t0: number; series: Series; truth: PodProc['truth'] } = { index: k, pod: pod.index, t0: t0Planned, series, truth: undefined };
     trials.push(trial);
     const until = t0Planned + HIGH_S * 1000;
     const pollers = Promise.all([pollPromql(prometheus, queries[pod.index], series, until), pollMetricsApi(pod, queries[pod.index], series, until)]);
     await sleep(Math.max(0, t0Planned - Date.now()));
+    pod.truth = {};
+    trial.truth = pod.truth;
     trial.t0 = Date.now();
     setLevel(pod, true);
     log(`trial ${k + 1}/${TRIALS}: pod ${pod.index} stepped up at ${new Date(trial.t0).toISOString()}`);
     running.push(
       (async () => {
         await sleep(Math.max(0, until - Date.now()));
+        pod.truth = undefined;
         setLevel(pod, false);
         await pollers;
       })(),
@@ -547,9 +587,14 @@ async function main() {
   const perTrial: Array<Record<string, unknown>> = [];
   const note = (table: Record<string, number[]>, k: string, v: number) => (table[k] ??= []).push(v);
 
+  const inherent: Record<string, number[]> = {};
   for (const tr of trials) {
     const pod = pods[tr.pod];
-    const rows: Record<string, unknown> = { trial: tr.index, pod: pod.podName, t0: tr.t0 };
+    const rows: Record<string, unknown> = { trial: tr.index, pod: pod.podName, t0: tr.t0, truth: tr.truth };
+    for (const i of LEADING) {
+      const at = tr.truth?.[i as 'inflight'];
+      if (at !== undefined) note(inherent, i, (at - tr.t0) / 1000);
+    }
     // Pull readings: promql, metrics-api, cpu.
     const readings = new Map<string, Reading[]>(tr.series);
     for (const p of PUSH) {
@@ -584,6 +629,10 @@ async function main() {
           note(replicasAt30, dk, d.replicas.filter(([s]) => s <= 30).at(-1)?.[1] ?? 1);
           rows[`${dk}.firstScaleUpS`] = d.firstScaleUpS;
           rows[`${dk}.replicas`] = d.replicas;
+          // The same step on a fleet of 10 such pods: where default and tuned behaviours part.
+          const ten = simulate(list, hpaTarget(indicator), tr.t0, period, phase, behavior, 10);
+          note(replicasAt30, `${dk}/fleet10`, ten.replicas.filter(([s]) => s <= 30).at(-1)?.[1] ?? 10);
+          rows[`${dk}/fleet10.replicas`] = ten.replicas;
         }
       }
     }
@@ -591,19 +640,29 @@ async function main() {
   }
 
   type Stat = number | string | null;
-  const summary: Record<string, { detect: { p50: Stat; p95: Stat; n: number; missed: number }; decide15: { p50: Stat; p95: Stat }; decide10: { p50: Stat; p95: Stat } }> = {};
+  const summary: Record<string, { detect: { p50: Stat; p95: Stat; n: number; missed: number }; pipeline: { p50: Stat; p95: Stat }; decide15: { p50: Stat; p95: Stat }; decide10: { p50: Stat; p95: Stat } }> = {};
   // No decision within the high phase is reported as ">45".
   const round = (v: number | null): Stat => (v === null ? null : v === Infinity ? `>${HIGH_S}` : Math.round(v * 100) / 100);
   for (const k of [...new Set([...Object.keys(detection), ...Object.keys(missed)])].sort()) {
     const d = detection[k] ?? [];
     const d15 = decisions[`${k}@15s`] ?? [];
     const d10 = decisions[`${k}@10s`] ?? [];
+    // Detection minus the moment the load itself crossed the target (per trial): what the path adds.
+    const indicator = k.split('/')[1];
+    const pipeline: number[] = [];
+    for (const row of perTrial) {
+      const detect = row[`${k}.detectS`] as number | null | undefined;
+      const truthAt = (row.truth as Record<string, number> | undefined)?.[indicator];
+      if (typeof detect === 'number' && truthAt !== undefined) pipeline.push(detect - (truthAt - (row.t0 as number)) / 1000);
+    }
     summary[k] = {
       detect: { p50: round(pct(d, 0.5)), p95: round(pct(d, 0.95)), n: d.length, missed: missed[k] ?? 0 },
+      pipeline: { p50: round(pct(pipeline, 0.5)), p95: round(pct(pipeline, 0.95)) },
       decide15: { p50: round(pct(d15, 0.5)), p95: round(pct(d15, 0.95)) },
       decide10: { p50: round(pct(d10, 0.5)), p95: round(pct(d10, 0.95)) },
     };
   }
+  const inherentSummary = Object.fromEntries(Object.entries(inherent).map(([i, v]) => [i, { p50: round(pct(v, 0.5)), p95: round(pct(v, 0.95)), n: v.length }]));
   const replicas: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(replicasAt30)) replicas[k] = pct(v, 0.5);
 
@@ -666,6 +725,7 @@ async function main() {
       behaviors: { default: DEFAULT_BEHAVIOR, tuned: TUNED_BEHAVIOR },
       queries: queries[0],
     },
+    inherent: inherentSummary,
     summary,
     replicasAt30sP50: replicas,
     preStepAbove,
@@ -687,12 +747,14 @@ async function main() {
   await cw1.close();
   await cw1000.close();
 
+  const f = (v: Stat) => (v === null ? '    -' : typeof v === 'string' ? v.padStart(5) : v.toFixed(2).padStart(5));
   log('');
-  log('indicator/path                   detect P50   P95    decide@15s P50  P95    decide@10s P50  P95   (s after the step; n, missed)');
+  log(`the load itself reached the targets (s after the step, P50 / P95): ${Object.entries(inherentSummary).map(([i, v]) => `${i} ${f(v.p50).trim()} / ${f(v.p95).trim()}`).join(', ')}`);
+  log('indicator/path                   detect P50   P95   path adds P50  P95   decide@15s P50  P95   decide@10s P50  P95   (n, missed)');
   for (const [k, s] of Object.entries(summary)) {
-    const f = (v: Stat) => (v === null ? '    -' : typeof v === 'string' ? v.padStart(5) : v.toFixed(2).padStart(5));
-    log(`${k.padEnd(32)} ${f(s.detect.p50)}  ${f(s.detect.p95)}      ${f(s.decide15.p50)}  ${f(s.decide15.p95)}       ${f(s.decide10.p50)}  ${f(s.decide10.p95)}   (${s.detect.n}, ${s.detect.missed})`);
+    log(`${k.padEnd(32)} ${f(s.detect.p50)}  ${f(s.detect.p95)}      ${f(s.pipeline.p50)}  ${f(s.pipeline.p95)}      ${f(s.decide15.p50)}  ${f(s.decide15.p95)}      ${f(s.decide10.p50)}  ${f(s.decide10.p95)}   (${s.detect.n}, ${s.detect.missed})`);
   }
+  log(`replicas 30 s after the step (P50), fleet of 10, sync 15 s, default -> tuned: ${['metrics-api/inflight', 'promql/inflight', 'metrics-api/p99', 'cpu/cpu30s', 'cpu/cpu1m'].map((k) => `${k} ${replicas[`${k}@15s/default/fleet10`]} -> ${replicas[`${k}@15s/tuned/fleet10`]}`).join(', ')}`);
   const last: Record<string, string> = {};
   for (const [k, s] of Object.entries(summary)) last[k] = `${s.detect.p50 ?? '-'}/${s.detect.p95 ?? '-'}`;
   log(JSON.stringify({ bench: 'signal', unit: 's', metric: 'detect P50/P95 after the step', cpuThresholdCores: result.setup.cpuThresholdCores, ...last }));

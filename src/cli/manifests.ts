@@ -486,7 +486,7 @@ function metricsApiTriggers(r: Resolved, indicator: Indicator): Trigger[] {
       ];
     case 'p99':
       return r.routes.map((route) =>
-        base(routeName(route), selector(names.p99, routeLabels(route)), 'max', 'Value', t.p99Ms, `P99 of ${route.method} ${route.route} over the last 10 s, the slowest pod's; ${t.p99Ms} ms (absent on a pod without requests in 10 s: that pod is skipped)`),
+        base(routeName(route), selector(names.p99, routeLabels(route)), 'max', 'Value', t.p99Ms, `P99 of ${route.method} ${route.route} over the last 10 s, the slowest pod's; ${t.p99Ms} ms. A pod without requests in 10 s has no P99 and is skipped; with none the trigger fails, which holds scale-down`),
       );
   }
 }

@@ -265,7 +265,8 @@ describe('the port agrees with the real expfmt', () => {
       'minimal_metric 1.234\nanother_metric -3e3 103948\n# Even that:\nno_labels{} 3\n# HELP line for non-existing metric will be ignored.\n',
     ];
     // The Go helper does not print sample timestamps; everything else must be identical.
-    const noTimestamps = (families: Map<string, unknown>) => JSON.parse(JSON.stringify([...families], (k, v) => (k === 'timestampMs' ? undefined : v)));
+    const noTimestamps = (families: Map<string, unknown>): Array<[string, unknown]> =>
+      JSON.parse(JSON.stringify([...families], (k, v) => (k === 'timestampMs' ? undefined : v))) as Array<[string, unknown]>;
     for (const text of positive) {
       const real = new Map(noTimestamps(realExpfmt(text)));
       const port = new Map(noTimestamps(textToMetricFamilies(text)));
