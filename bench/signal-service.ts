@@ -85,6 +85,11 @@ metrics.gauge('queue.depth', {
 const registry = new promClient.Registry();
 promClient.collectDefaultMetrics({ register: registry });
 
+/** Requests this server is working on, counted as the SDK counts them (arrival to response end). */
+let inFlight = 0;
+const INFLIGHT_TARGET = Number(env.INFLIGHT_TARGET ?? 20);
+let inflightReported = true;
+
 const server = http.createServer(async (req, res) => {
   if (req.url === '/events') {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
@@ -96,6 +101,12 @@ const server = http.createServer(async (req, res) => {
     res.end(await registry.metrics());
     return;
   }
+  // Ground truth for the in-flight signal, as this server sees it (a busy event loop admits requests late).
+  if (++inFlight >= INFLIGHT_TARGET && !inflightReported) {
+    inflightReported = true;
+    process.send!({ inflightCrossed: Date.now() });
+  }
+  res.on('close', () => inFlight--);
   burn(WORK_ITERATIONS);
   await acquire();
   setTimeout(() => {
@@ -114,6 +125,7 @@ process.on('message', (m: { queue?: boolean; exit?: boolean }) => {
   if (m.queue === true) {
     producing = true;
     crossedReported = false;
+    inflightReported = false;
   }
   if (m.queue === false) {
     producing = false;

@@ -21,8 +21,8 @@
  * Targets (per pod): in-flight 20, P99 250 ms, SSE 100, queue 100.
  *
  * Detection = first reading at or above the target after T0; "path adds" = detection minus the moment the load
- * itself crossed the target in that trial (ground truth: the load generator's outstanding requests and open SSE
- * streams, its first response slower than the P99 target, the pod's own queue length). Decision: the HPA algorithm (bench/signal-hpa.ts)
+ * itself crossed the target in that trial (ground truth: the pod's own count of requests in progress, the load
+ * generator's open SSE streams and first response slower than the P99 target, the pod's own queue length). Decision: the HPA algorithm (bench/signal-hpa.ts)
  * run on each path's readings with sync period 15 s and 10 s at a random phase per trial, 10 % tolerance, default
  * and tuned behaviours, 1 replica at T0 (and, for the replicas over time, a fleet of 10 such pods); decision =
  * first sync that raises the replicas. The push paths are
@@ -100,7 +100,7 @@ interface PodProc {
   outstanding: number;
   sseOpen: number;
   /** Ground truth of the running trial: when the load itself crossed each target (epoch ms). */
-  truth: Partial<Record<'inflight' | 'p99' | 'sse' | 'queue', number>> | undefined;
+  truth: Partial<Record<'inflight' | 'clientInflight' | 'p99' | 'sse' | 'queue', number>> | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -153,6 +153,7 @@ async function startPod(index: number, urls: { otlp: string; emf: string; cw1: s
       CW1_URL: urls.cw1,
       CW1000_URL: urls.cw1000,
       QUEUE_TARGET: String(TARGETS.queue),
+      INFLIGHT_TARGET: String(TARGETS.inflight),
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'bench',
       AWS_SECRET_ACCESS_KEY: 'bench',
@@ -181,8 +182,11 @@ async function startPod(index: number, urls: { otlp: string; emf: string; cw1: s
     sseOpen: 0,
     truth: undefined,
   };
-  child.on('message', (m: { queueCrossed?: number }) => {
-    if (m.queueCrossed !== undefined && pod.truth !== undefined) pod.truth.queue ??= m.queueCrossed;
+  child.on('message', (m: { queueCrossed?: number; inflightCrossed?: number }) => {
+    if (pod.truth === undefined) return;
+    if (m.queueCrossed !== undefined) pod.truth.queue ??= m.queueCrossed;
+    // The server's own count: what the SDK can see at the earliest (the client's count runs ahead under load).
+    if (m.inflightCrossed !== undefined) pod.truth.inflight = m.inflightCrossed;
   });
   return pod;
 }
@@ -194,7 +198,7 @@ function truth(pod: PodProc, indicator: 'inflight' | 'p99' | 'sse' | 'queue'): v
 
 function request(pod: PodProc, path: string): Promise<void> {
   const started = Date.now();
-  if (++pod.outstanding >= TARGETS.inflight) truth(pod, 'inflight');
+  if (++pod.outstanding >= TARGETS.inflight && pod.truth !== undefined) pod.truth.clientInflight ??= Date.now();
   return new Promise<void>((resolve) => {
     const req = http.get({ host: '127.0.0.1', port: pod.httpPort, path, agent: pod.agent }, (res) => {
       res.resume();
@@ -591,7 +595,7 @@ async function main() {
   for (const tr of trials) {
     const pod = pods[tr.pod];
     const rows: Record<string, unknown> = { trial: tr.index, pod: pod.podName, t0: tr.t0, truth: tr.truth };
-    for (const i of LEADING) {
+    for (const i of [...LEADING, 'clientInflight']) {
       const at = tr.truth?.[i as 'inflight'];
       if (at !== undefined) note(inherent, i, (at - tr.t0) / 1000);
     }
