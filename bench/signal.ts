@@ -688,7 +688,9 @@ async function main() {
     const v = perTrial[i]['promql/inflight.detectS'];
     return typeof v === 'number' ? v : 99;
   };
-  const byInflight = [...trials].sort((a, b) => inflightDetect(a.index) - inflightDetect(b.index));
+  // The chart shows a clean trial (no signal above its target before the step) when there is one.
+  const clean = trials.filter((t) => !Object.values(perTrial[t.index]).includes('above before the step'));
+  const byInflight = [...(clean.length > 0 ? clean : trials)].sort((a, b) => inflightDetect(a.index) - inflightDetect(b.index));
   const shown = byInflight[Math.floor(byInflight.length / 2)];
   const shownRows = perTrial[shown.index];
   const shownReadings = new Map<string, Reading[]>(shown.series);
