@@ -7,6 +7,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     ...Object.fromEntries(subpaths.map((name) => [name, `src/entries/${name}.ts`])),
+    // The `scalesignal` executable (package.json `bin`).
+    cli: 'src/cli/bin.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
