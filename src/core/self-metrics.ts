@@ -8,12 +8,14 @@ import type { InstrumentRegistry } from './instrument-registry.js';
 import type { ObserveFailure } from './observer.js';
 import type { Sink } from './sink.js';
 
-export type WindowOutcome = 'sent' | 'failed' | 'dropped' | 'retried';
+/** A window's end (sent, failed, dropped); 'retried' is an attempt to retry; 'latency' only reports a duration. */
+export type WindowOutcome = 'sent' | 'failed' | 'dropped' | 'retried' | 'latency';
 
 export class SelfMetrics {
   private readonly dropped: Counter;
   private readonly observeFailures: Counter;
   private readonly sinkWindows: Counter;
+  private readonly sinkRetries: Counter;
   private readonly sinkLatency: Gauge;
   private readonly sinkStats = new Map<string, Gauge>();
 
@@ -28,7 +30,11 @@ export class SelfMetrics {
     });
     this.sinkWindows = instruments.counter('scalesignal.sink.windows', {
       unit: '{window}',
-      description: 'Windows handed to each sink, by outcome: sent, failed, dropped (backlog full); retried counts attempts',
+      description: 'Windows handed to each sink, by outcome: sent, failed, dropped; they add up to the windows produced',
+    });
+    this.sinkRetries = instruments.counter('scalesignal.sink.retries', {
+      unit: '{window}',
+      description: 'Windows of export attempts that failed retryably and will be retried',
     });
     this.sinkLatency = instruments.gauge('scalesignal.sink.export.duration', {
       unit: 'ms',
@@ -45,7 +51,8 @@ export class SelfMetrics {
   }
 
   sinkOutcome(sink: string, outcome: WindowOutcome, windows: number, latencyMs: number): void {
-    this.sinkWindows.add(windows, { sink, outcome });
+    if (outcome === 'retried') this.sinkRetries.add(windows, { sink });
+    else if (outcome !== 'latency') this.sinkWindows.add(windows, { sink, outcome });
     if (outcome !== 'dropped' && latencyMs >= 0) this.sinkLatency.set(latencyMs, { sink });
   }
 

@@ -57,6 +57,13 @@ export class SinkRunner {
   /** In a wait the backend asked for (Retry-After): flush() does not wait it out. */
   private waitingForBackend = false;
   private waiters: Waiter[] = [];
+  /** Windows handed to a sink that settles them itself, by timestamp, until it reports their outcome. */
+  private readonly unsettled = new Set<number>();
+  private readonly settlesWindows: boolean;
+  private readonly reportSettled = (timestamp: number, outcome: 'sent' | 'failed' | 'dropped'): void => {
+    if (!this.unsettled.delete(timestamp)) return;
+    if (outcome === 'sent' || outcome === 'failed' || outcome === 'dropped') this.settle(outcome, 1, -1);
+  };
   private closing = false;
 
   constructor(
@@ -66,6 +73,7 @@ export class SinkRunner {
     this.maxBacklog = positive(sink.maxBacklog, DEFAULT_MAX_BACKLOG);
     this.maxBacklogBytes = positive(sink.maxBacklogBytes, DEFAULT_MAX_BACKLOG_BYTES);
     this.timeoutMs = positive(sink.timeoutMs, Math.min(options.intervalMs, 5000));
+    this.settlesWindows = sink.settlesWindows === true;
     this.reporter = new RateLimitedReporter(options.logger, `scalesignal: sink "${sink.name}": `);
     try {
       sink.start?.({ intervalMs: options.intervalMs, logger: options.logger });
@@ -108,10 +116,25 @@ export class SinkRunner {
    * wait is cut short, so flush() costs at most one attempt and one timeout, never a backend's recovery).
    */
   flushed(): Promise<void> {
+    const own = this.ownFlushed();
+    // A sink with its own queue is asked to settle what it holds too (bounded by its own timeout).
+    if (typeof this.sink.flush !== 'function') return own;
+    return own.then(() => this.sinkFlush());
+  }
+
+  private ownFlushed(): Promise<void> {
     const through = this.nextId - 1;
     if (through < this.oldestPending() || this.waitingForBackend) return Promise.resolve();
     this.wakeBackoff?.();
     return new Promise((resolve) => this.waiters.push({ through, resolve }));
+  }
+
+  private async sinkFlush(): Promise<void> {
+    try {
+      await this.sink.flush?.();
+    } catch (error) {
+      this.reporter.warn(`flush failed: ${describe(error)}`, 'flush-error');
+    }
   }
 
   /**
@@ -135,6 +158,12 @@ export class SinkRunner {
     } catch (error) {
       this.reporter.warn(`shutdown failed: ${describe(error)}`, 'shutdown-error');
     }
+    if (this.unsettled.size > 0) {
+      // Never reported by the sink before the deadline: it did not leave the process as far as we know.
+      const left = this.unsettled.size;
+      this.unsettled.clear();
+      this.settle('dropped', left, -1);
+    }
   }
 
   private async pump(): Promise<void> {
@@ -148,9 +177,23 @@ export class SinkRunner {
         const lastId = batch[batch.length - 1].id;
         this.inFlightFrom = batch[0].id;
         const started = performance.now();
+        if (this.settlesWindows) for (const entry of batch) this.unsettled.add(entry.window.timestamp);
         const error = await this.exportWithTimeout(batch.map((entry) => entry.window));
         const latency = performance.now() - started;
         this.inFlightFrom = undefined;
+        if (this.settlesWindows) {
+          // The sink reports each window itself; an export that failed settles what it did not report.
+          let unreported = 0;
+          if (error !== undefined) {
+            for (const entry of batch) if (this.unsettled.delete(entry.window.timestamp)) unreported++;
+            if (unreported > 0) this.settle('failed', unreported, latency);
+            this.reporter.warn(`export failed (${describe(error)})`, 'failed');
+          } else if (latency >= 0) {
+            this.settle('latency', 0, latency);
+          }
+          this.releaseSettled();
+          continue;
+        }
         if (error === undefined) {
           this.attempt = 0;
           this.settle('sent', batch.length, latency);
@@ -224,7 +267,10 @@ export class SinkRunner {
         resolve(error);
       };
       try {
-        const result = this.sink.export(batch, { signal: controller.signal });
+        const result = this.sink.export(
+          batch,
+          this.settlesWindows ? { signal: controller.signal, settled: this.reportSettled } : { signal: controller.signal },
+        );
         if (result && typeof (result as Promise<void>).then === 'function') {
           (result as Promise<void>).then(
             () => done(undefined),

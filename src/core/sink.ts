@@ -5,9 +5,16 @@
 import type { Logger } from './logger.js';
 import type { Window } from './window.js';
 
+export type WindowOutcome = 'sent' | 'failed' | 'dropped';
+
 export interface ExportContext {
   /** Aborted when the export exceeds `timeoutMs`: pass it to your HTTP client so a hung request is let go. */
   readonly signal: AbortSignal;
+  /**
+   * For sinks that own their delivery (`settlesWindows: true`): report each window's outcome, once, named by its
+   * timestamp. Calls for unknown or already settled windows are ignored.
+   */
+  readonly settled?: (timestamp: number, outcome: WindowOutcome) => void;
 }
 
 export interface SinkContext {
@@ -32,6 +39,15 @@ export interface Sink {
   export(windows: readonly Window[], context?: ExportContext): void | Promise<void>;
   /** Called once at registration, before the first export. */
   start?(context: SinkContext): void;
+  /**
+   * True for a sink that queues and paces delivery itself (the AWS sinks): its export() resolves when windows
+   * are handed over, and it reports each window's real outcome through `context.settled`. The SDK then counts
+   * those outcomes instead of the export's, never retries the export itself, and counts a window the sink never
+   * settled by shutdown as dropped.
+   */
+  readonly settlesWindows?: boolean;
+  /** For sinks with their own queue: resolves when everything handed over is settled, or after `timeoutMs`. */
+  flush?(timeoutMs?: number): Promise<void>;
   /** Called once by `metrics.shutdown()` after the last export; bounded by the shutdown deadline. */
   shutdown?(): void | Promise<void>;
   /** Longest an export may take before it is abandoned and counted as failed; default min(intervalMs, 5000). */

@@ -84,6 +84,7 @@ export function tapSink(shards: number): Sink & { windows: TappedWindow[] } {
         for (const s of w.series) {
           if (s.name === 'work.done') work[Number(String(s.labels.shard).slice(1))] = s.sum;
           else if (s.name === 'scalesignal.sink.windows') outcomes.push(s);
+          else if (s.name === 'scalesignal.sink.retries') outcomes.push({ ...s, labels: { ...s.labels, outcome: 'retried' } });
         }
         windows.push({ timestamp: w.timestamp, start: w.start, end: w.end, work, outcomes });
       }

@@ -147,7 +147,7 @@ describe('SinkRunner under random fault schedules', () => {
         fc.integer({ min: 0, max: 6000 }),
         async (behaviours, steps, maxBacklog, maxBacklogBytes, closeMs) => {
           const { sink, calls, state } = makeSink(behaviours, { maxBacklog, maxBacklogBytes });
-          const counts: Record<WindowOutcome, number> = { sent: 0, failed: 0, dropped: 0, retried: 0 };
+          const counts: Record<WindowOutcome, number> = { sent: 0, failed: 0, dropped: 0, retried: 0, latency: 0 };
           const runner = new SinkRunner(sink, {
             intervalMs: INTERVAL_MS,
             logger: { warn: () => {}, error: () => {} } as never,
@@ -220,7 +220,7 @@ describe('SinkRunner under random fault schedules', () => {
 
   it('flush() waits for the windows in flight even while later windows overflow the backlog', async () => {
     const { sink, calls } = makeSink([{ kind: 'ok', delayMs: 400 }], { maxBacklog: 2, maxBacklogBytes: 1 << 20 });
-    const counts: Record<WindowOutcome, number> = { sent: 0, failed: 0, dropped: 0, retried: 0 };
+    const counts: Record<WindowOutcome, number> = { sent: 0, failed: 0, dropped: 0, retried: 0, latency: 0 };
     const runner = new SinkRunner(sink, {
       intervalMs: INTERVAL_MS,
       logger: { warn: () => {}, error: () => {} } as never,
