@@ -15,6 +15,8 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CJS build (the dashboard resolves uPlot from its own location).
+  shims: true,
   // Shared chunks: the core exists once however many subpaths an app imports (classes and brands stay one).
   splitting: true,
   // Optional backends stay out of the bundle and load only when their sink is created. The package's own

@@ -7,7 +7,7 @@ set -u
 declare -A binary=( [prometheus]=/usr/bin/prometheus [redis-server]=/usr/bin/redis-server [rabbitmq-server]=/usr/sbin/rabbitmq-server [golang-go]=/usr/bin/go [golang-github-prometheus-common-dev]=/usr/share/gocode/src/github.com/prometheus/common/expfmt/decode.go [chromium]=/usr/bin/chromium )
 missing=()
 for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium; do
-  [ -x "${binary[$pkg]}" ] || missing+=("$pkg")
+  [ -e "${binary[$pkg]}" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -25,7 +25,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && [ "${SCALESIGNA
   fi
   missing=()
   for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium; do
-    [ -x "${binary[$pkg]}" ] || missing+=("$pkg")
+    [ -e "${binary[$pkg]}" ] || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && exit 0
 fi
