@@ -4,9 +4,9 @@
 # parser KEDA uses, built offline by test/helpers/expfmt.ts) and Chromium (the dashboard's browser test). Installs them with apt when running as
 # root; otherwise prints exactly what to install. Exit status: 0 when everything is present.
 set -u
-declare -A binary=( [prometheus]=/usr/bin/prometheus [redis-server]=/usr/bin/redis-server [rabbitmq-server]=/usr/sbin/rabbitmq-server [golang-go]=/usr/bin/go [golang-github-prometheus-common-dev]=/usr/share/gocode/src/github.com/prometheus/common/expfmt/decode.go [chromium]=/usr/bin/chromium )
+declare -A binary=( [prometheus]=/usr/bin/prometheus [redis-server]=/usr/bin/redis-server [rabbitmq-server]=/usr/sbin/rabbitmq-server [golang-go]=/usr/bin/go [golang-github-prometheus-common-dev]=/usr/share/gocode/src/github.com/prometheus/common/expfmt/decode.go [chromium]=/usr/bin/chromium [python3-botocore]=/usr/lib/python3/dist-packages/botocore/data/cloudwatch/2010-08-01/service-2.json )
 missing=()
-for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium; do
+for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium python3-botocore; do
   [ -e "${binary[$pkg]}" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -24,7 +24,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && [ "${SCALESIGNA
     echo "provision-e2e: apt-get failed (see /tmp/scalesignal-apt.log)"; tail -5 /tmp/scalesignal-apt.log
   fi
   missing=()
-  for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium; do
+  for pkg in prometheus redis-server rabbitmq-server golang-go golang-github-prometheus-common-dev chromium python3-botocore; do
     [ -e "${binary[$pkg]}" ] || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && exit 0
