@@ -72,7 +72,14 @@ function assertDelivery(r: RunResult, name: string, extra: Record<string, unknow
   const got = received();
   report(name, r, { duplicates: got.duplicates, requests: receiver.requests.length, ...extra });
   // Every window accounted exactly once, and never more than produced along the way.
-  expect(r.outcomes.sent + r.outcomes.failed + r.outcomes.dropped).toBe(r.produced);
+  // Outcomes are read from the self-metrics in later windows, so once the backend is healthy again some window
+  // must show every window produced so far accounted for (the last outcomes of shutdown itself are sealed into no
+  // window: at most the windows cut at shutdown are unobservable at the very end).
+  const settled = r.running.slice(-10).some((step) => step.produced > 0 && step.accounted === step.produced);
+  expect(settled, `accounted never caught up with produced: ${JSON.stringify(r.running.slice(-10))}`).toBe(true);
+  const accounted = r.outcomes.sent + r.outcomes.failed + r.outcomes.dropped;
+  expect(accounted).toBeLessThanOrEqual(r.produced);
+  expect(r.produced - accounted).toBeLessThanOrEqual(2);
   for (const step of r.running) expect(step.accounted).toBeLessThanOrEqual(step.produced);
   // No duplicate at the receiver.
   expect(got.duplicates).toBe(0);

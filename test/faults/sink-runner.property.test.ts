@@ -238,7 +238,7 @@ describe('SinkRunner under random fault schedules', () => {
     expect(flushed).toBe(true);
     expect(calls[0].ids).toEqual([1000]);
     await vi.advanceTimersByTimeAsync(1000);
-    expect(counts).toEqual({ sent: 3, failed: 0, dropped: 2, retried: 0 });
+    expect(counts).toEqual({ sent: 3, failed: 0, dropped: 2, retried: 0, latency: 0 });
   });
 
   it('estimates grow with series so the byte bound bites before the window bound', () => {
