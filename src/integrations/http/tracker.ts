@@ -2,16 +2,16 @@
  * The request tracker shared by the Express, Fastify and node:http integrations and trackSse (metrics: names.ts).
  *
  * A response goes through two steps:
- * - begun: its state (a Tracked) is attached under a registered symbol and a 'close' listener is added. Node emits
- *   'close' exactly once for every response (after 'finish', or when the socket closes or the response is
- *   destroyed first), so each request ends exactly once there. Begun alone, a response is never counted.
+ * - begun: its state (a Tracked) is attached under a registered symbol and its end is watched (response-ends.ts:
+ *   the finish channel, or its connection's close; a 'close' listener off node:http's path). It ends exactly
+ *   once, finished or not. Begun alone, a response is never counted.
  * - claimed: an integration the request passed through takes it; the first claim wins, so a server hook and a
  *   framework integration on one server never count a request twice. Only claimed requests are counted (from
  *   the claim to 'close') and watched for SSE.
  * The Express integration begins requests early (early-start.ts) and claims them in its middleware; the others
  * begin and claim in one step.
  *
- * Hot path per request: one Tracked, one property store and one 'close' listener (a shared function, no closure),
+ * Hot path per request: one Tracked, one property store, no listener and no closure (one listener per connection),
  * two clock reads, four typed-array records (bound handles resolved once per method x route and status class x
  * outcome). Nothing else is written to the request or response.
  */
@@ -21,6 +21,7 @@ import type { BoundGauge, Counter, Histogram, Metrics } from '../../core/api.js'
 import { eventStreamWatch, headAnnouncedEventStream } from '../sse-detection.js';
 import { ABORTED, methodIndex, OK, RouteTable, SERVER_ERROR, THROWN, type RouteLabel } from './labels.js';
 import { ACTIVE_REQUESTS, REQUEST_DURATION, REQUESTS, SSE_CONNECTIONS, UNMATCHED_ROUTE, type HttpMetricsOptions } from './names.js';
+import { CLOSED, FINISHED, ResponseEnds, SOCKET_CLOSED, type Ending } from './response-ends.js';
 
 const CLAIMED = 1; // an integration took the request
 const COUNTED = 2; // ... and counts it in the request metrics (not trackSse)
@@ -28,6 +29,7 @@ const FAILED = 4; // an error reached the framework's error handling
 const SSE_ARMED = 8; // an event-stream head opens an SSE connection
 const SSE_OPEN = 16; // counted in sse.active_connections
 const DONE = 32;
+const ON_CHANNEL = 64; // ended through response-ends.ts's channel path
 
 /**
  * Where a response's Tracked lives. Registered, so that two copies of this module (the ESM and the CJS build in
@@ -73,11 +75,22 @@ export class Tracked {
   }
 }
 
-/** The one 'close' listener of every tracked response (`this` is the response): no closure per request. */
-function onResponseClose(this: TrackedResponse): void {
-  const tracked = this[kTracked];
-  if (tracked !== undefined) tracked.tracker.end(tracked, false);
+/** Ends the response's Tracked, if it has one. */
+function endResponse(res: ServerResponse, ending: Ending): void {
+  const tracked = (res as TrackedResponse)[kTracked];
+  if (tracked !== undefined) tracked.tracker.end(tracked, ending);
 }
+
+/** The 'close' listener of responses off node:http's server path (`this` is the response). */
+function onResponseClose(this: ServerResponse): void {
+  endResponse(this, CLOSED);
+}
+
+/** Owner of the finish-channel subscription and the connections' 'close' listeners. */
+const responseEnds = new ResponseEnds(endResponse);
+
+/** Whether the finish channel is subscribed (for tests: released once no tracker and no response needs it). */
+export const watchingResponseEnds = (): boolean => responseEnds.active;
 
 /** The response's head announced an event stream (called by the writeHead wrapper). */
 function onEventStream(res: ServerResponse): void {
@@ -110,6 +123,7 @@ export class HttpTracker {
   private readonly requests: Counter;
   private readonly duration: Histogram;
   private releaseEventStreams: (() => void) | undefined = undefined;
+  private releaseResponseEnds: (() => void) | undefined;
   private readonly onStop: Array<() => void> = [];
   private stopped = false;
 
@@ -138,6 +152,7 @@ export class HttpTracker {
     this.active.add(0);
     this.sseGauge.add(0);
     if (this.sse) this.releaseEventStreams = eventStreams.acquire();
+    this.releaseResponseEnds = responseEnds.acquire();
   }
 
   get isStopped(): boolean {
@@ -153,12 +168,12 @@ export class HttpTracker {
     if (existing !== undefined) return existing;
     const tracked = new Tracked(this, res, req);
     (res as TrackedResponse)[kTracked] = tracked;
-    res.on('close', onResponseClose);
+    if (responseEnds.watch(res, req, onResponseClose)) tracked.flags = ON_CHANNEL;
     // A pipelined request's response waits for the ones before it without a socket; if the socket dies first,
-    // Node never emits 'close' on it. Rare, so its listener is only paid for here.
+    // Node never finishes nor closes it. Rare, so its listener is only paid for here.
     if (res.socket === null && req?.socket) {
       const socket = req.socket;
-      tracked.socketListener = () => tracked.tracker.end(tracked, true);
+      tracked.socketListener = () => tracked.tracker.end(tracked, SOCKET_CLOSED);
       socket.once('close', tracked.socketListener);
     }
     return tracked;
@@ -205,12 +220,13 @@ export class HttpTracker {
     if (flags & COUNTED) this.active.add(-1);
   }
 
-  /** `socketDied`: called from the socket of a pipelined response that never got to write. */
-  end(tracked: Tracked, socketDied: boolean): void {
+  /** The response finished, closed, or its connection closed first (see response-ends.ts). */
+  end(tracked: Tracked, ending: Ending): void {
     const flags = tracked.flags;
     if (flags & DONE) return;
     tracked.flags = flags | DONE;
     const res = tracked.res;
+    if (flags & ON_CHANNEL) responseEnds.ended();
     if (tracked.socketListener !== undefined) tracked.req?.socket?.removeListener('close', tracked.socketListener);
     const sse = (flags & SSE_OPEN) !== 0;
     if (sse) this.sseGauge.add(-1);
@@ -218,11 +234,13 @@ export class HttpTracker {
     const elapsed = performance.now() - tracked.start;
     if (!sse) this.active.add(-1);
     let label = tracked.route;
-    if (label === undefined) label = this.resolveRoute === undefined ? this.routes.unmatched : this.resolveRoute(tracked);
+    if (label === undefined) label = this.resolveRoute === undefined ? this.routes.unmatched : this.labelAtEnd(tracked);
     const statusCode = res.statusCode;
-    // After 'finish' Node detaches the socket before emitting 'close'; a response closed any other way (client
-    // gone, destroyed, socket died) still holds it. inject() responses keep a fake socket: ended means finished.
-    const finished = !socketDied && (res.socket === null || (res.writableEnded && isInjected(res)));
+    // On 'close' (off the channel path): after 'finish' Node detaches the socket before emitting 'close', a response
+    // closed any other way still holds it; inject() responses keep a fake socket: ended means finished.
+    const finished =
+      ending === FINISHED ||
+      (ending === CLOSED && (res.writableFinished === true || res.socket === null || (res.writableEnded && isInjected(res))));
     let outcome: number;
     if (flags & FAILED) outcome = THROWN;
     else if (!finished) outcome = ABORTED;
@@ -234,6 +252,15 @@ export class HttpTracker {
       if (statusClass < 1 || statusClass > 9) statusClass = 0;
     }
     label.entry(tracked.method).record(statusClass, outcome, elapsed, sse);
+  }
+
+  /** The resolver's label; a throwing resolver (a user's `route` option) must not throw into Node's finish path. */
+  private labelAtEnd(tracked: Tracked): RouteLabel {
+    try {
+      return this.resolveRoute!(tracked);
+    } catch {
+      return this.routes.unmatched;
+    }
   }
 
   /** Runs `release` when the tracker stops (early-start registrations, hooks). */
@@ -251,6 +278,8 @@ export class HttpTracker {
     this.stopped = true;
     this.releaseEventStreams?.();
     this.releaseEventStreams = undefined;
+    this.releaseResponseEnds?.();
+    this.releaseResponseEnds = undefined;
     for (const release of this.onStop.splice(0)) release();
   }
 }
