@@ -33,6 +33,11 @@
  *   - TurboFan compile jobs (OptimizingCompileDispatcher::CompileTask, background threads): code that only
  *     timers run (the sealer) becomes hot after minutes of valgrind time, not seconds, and compiles inside the
  *     windows. Reported apart per request ("jit/req"); a setup that kept deoptimizing would show there.
+ * - Windows: the scalesignal server runs with 60 s windows (BENCH_INTERVAL_MS): under valgrind a second of wall
+ *   time holds ~50x fewer requests than natively, so the per-window work (sealing, the Prometheus sink's apply,
+ *   which grows with how busy the second was) would be charged ~50x too much per request, and it escapes the timer
+ *   exclusion through V8's trampolines. What it costs per window is measured by bench:seal.
+ * - Every window ends with a full GC (the child runs with --expose-gc), so each starts on a collected heap.
  * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
  *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
@@ -43,6 +48,7 @@
  *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats
  *   npm run bench:http:instructions -- --frameworks express --handlers hello --repeats 1
  *   npm run bench:http:instructions -- --setups noop,otel   # more of bench/http.ts's setups
+ *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
  *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000 --sockets 4
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
  *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
@@ -104,7 +110,7 @@ interface Measured extends Job {
   recorded: number | null;
 }
 
-let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string };
+let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string };
 
 async function measure(job: Job): Promise<Measured> {
   const { framework, handler, setup, repeat } = job;
@@ -126,6 +132,7 @@ async function measure(job: Job): Promise<Measured> {
       // V8's memory reducer starts major GCs when it sees little allocation per wall second: under valgrind every
       // server looks nearly idle to it (Fastify: none natively over 100,000 requests, several under valgrind).
       '--no-memory-reducer',
+      '--expose-gc',
       ...options.nodeFlags,
       '--import',
       'tsx',
@@ -137,7 +144,15 @@ async function measure(job: Job): Promise<Measured> {
     ],
     {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: options.bundle },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        SCALESIGNAL_SINKS: '',
+        SCALESIGNAL_BUNDLE: options.bundle,
+        SCALESIGNAL_BASE_BUNDLE: options.baseBundle,
+        // One window a minute (the longest allowed): see "windows" in the header.
+        BENCH_INTERVAL_MS: '60000',
+      },
     },
   );
   let stderr = '';
@@ -225,12 +240,16 @@ async function session(
     const rest = lastMs - (performance.now() - started);
     if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
     const wallMs = performance.now() - started;
+    // Every window ends on a full GC, so the next starts on a collected heap: a major GC that happens to fall in
+    // one window and not the other no longer decides the figure (each window carries one, of similar heaps).
+    await ask('gc', 'collected', 600_000);
     await callgrind(`--dump=${dump}`);
     return wallMs;
   };
 
   await drive(options.warmup);
   await settle();
+  await ask('gc', 'collected', 600_000);
   await callgrind('--instr=on');
   const firstMs = await window(FIRST_WINDOW, 'first');
   const n2Ms = await window(job.n2, 'n2');
@@ -316,6 +335,7 @@ async function main(): Promise<void> {
       frameworks: { type: 'string', default: 'express,fastify' },
       handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      base: { type: 'string' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
       express: { type: 'string', default: '1000,7000' },
       fastify: { type: 'string', default: '4000,24000' },
@@ -345,13 +365,14 @@ async function main(): Promise<void> {
     work: values.keep ?? mkdtempSync(join(os.tmpdir(), 'http-instructions-')),
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     bundle: await bundleScalesignal(),
+    baseBundle: values.base === undefined ? '' : await bundleScalesignal(values.base),
   };
   const version = await run$('valgrind', ['--version']).catch(() => {
     throw new Error('valgrind not found: this bench needs valgrind (callgrind)');
   });
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
-  const extra = values.setups === '' ? [] : (values.setups.split(',') as Setup[]);
+  const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
   const setupsOf = (framework: Framework) =>
     [...DEFAULT_SETUPS, ...extra].filter(
       (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
@@ -450,7 +471,7 @@ async function main(): Promise<void> {
       'callgrind, JIT on, instrumentation on after warm-up; in one server process a window of N2 requests, then one of N1 requests ' +
       'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
       'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
-      'server run with --no-memory-reducer',
+      'server run with --no-memory-reducer --expose-gc, a full GC ending every window, scalesignal with 60 s windows',
     config: { handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,

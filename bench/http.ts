@@ -7,6 +7,7 @@
  *   control         bare again: the noise floor. Its "added" figures are what two identical servers differ by on
  *                   this machine; a setup's figure inside the control's spread is not told apart from nothing.
  *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (as users deploy it)
+ *   before          (--base <git ref>) the same, built from src/ at that commit: before/after side by side
  *   noop            (--setups noop) a middleware / onRequest hook doing nothing: what one more layer costs
  *   prom-bundle     (--setups prom-bundle) express-prom-bundle (method + path labels)          [Express]
  *   fastify-metrics (--setups fastify-metrics) fastify-metrics with its defaults               [Fastify]
@@ -25,7 +26,8 @@
  * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
  * every named function expression would carry a per-creation __name() call that users do not run.
  *
- *   npm run bench:http                          # 6 rounds x 2 s (+1 s warm-up), 50 connections, ~8 minutes
+ *   npm run bench:http                          # 6 rounds x 3 interleaved blocks of 1 s (+1 s warm-up), ~10 minutes
+ *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
  *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
  *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
  *   BENCH_CPU_PROF=/tmp/prof npm run bench:http -- --rounds 1   # children run with --cpu-prof
@@ -44,7 +46,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export type Framework = 'express' | 'fastify';
-export type Setup = 'bare' | 'control' | 'scalesignal' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
 export type Handler = 'hello' | 'realistic';
 
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'control', 'scalesignal'];
@@ -55,16 +57,23 @@ const require = createRequire(import.meta.url);
 
 /**
  * Bundles src/ the way tsup publishes it (ESM, node20, no keepNames, dependencies external) into a temp dir;
- * returns the bundle's path. The children import it through SCALESIGNAL_BUNDLE.
+ * returns the bundle's path. The children import it through SCALESIGNAL_BUNDLE. With `ref`, the src/ of that git
+ * commit instead (setup `before`, through SCALESIGNAL_BASE_BUNDLE): before and after measured side by side.
  */
-export async function bundleScalesignal(): Promise<string> {
+export async function bundleScalesignal(ref?: string): Promise<string> {
   const esbuild = await import('esbuild');
   // Inside the repository, so the bundle's external imports (prom-client...) resolve from its node_modules.
   await mkdir(join(here, '../.tmp'), { recursive: true });
   const dir = mkdtempSync(join(here, '../.tmp/bench-'));
+  let root = join(here, '..');
+  if (ref !== undefined) {
+    root = join(dir, 'base');
+    await mkdir(root);
+    execFileSync('sh', ['-c', `git -C "${join(here, '..')}" archive "${ref}" src | tar -x -C "${root}"`]);
+  }
   const outfile = join(dir, 'scalesignal.mjs');
   await esbuild.build({
-    stdin: { contents: "export * from './src/index.ts';", resolveDir: join(here, '..'), loader: 'ts' },
+    stdin: { contents: "export * from './src/index.ts';", resolveDir: root, loader: 'ts' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -126,11 +135,14 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
       }
       return count;
     };
-  } else if (setup === 'scalesignal') {
-    const bundle = process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal());
+  } else if (setup === 'scalesignal' || setup === 'before') {
+    const bundle = setup === 'before' ? process.env.SCALESIGNAL_BASE_BUNDLE : (process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal()));
+    if (bundle === undefined || bundle === '') throw new Error('setup "before" needs --base <git ref>');
     const lib = (await import(pathToFileURL(bundle).href)) as typeof import('../src/index.js');
     const prometheus = lib.prometheusSink({ port: 0, host: '127.0.0.1' });
-    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus] });
+    // BENCH_INTERVAL_MS: bench:http:instructions runs with long windows (see there); users run 1 s ones.
+    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs });
     instrumentExpress = (app) => {
       app.use(lib.expressMetrics(metrics));
     };
@@ -206,7 +218,11 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
   let mark = process.cpuUsage();
   process.on('message', (message: { type: string }) => {
-    if (message.type === 'mark') {
+    if (message.type === 'gc') {
+      // bench:http:instructions starts every window on a collected heap (the child runs with --expose-gc).
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send?.({ type: 'collected' });
+    } else if (message.type === 'mark') {
       mark = process.cpuUsage();
       process.send?.({ type: 'marked' });
     } else if (message.type === 'sample') {
@@ -253,6 +269,7 @@ interface Run {
 
 let pin = false;
 let bundlePath = '';
+let baseBundlePath = '';
 
 interface Server {
   readonly setup: Setup;
@@ -267,7 +284,7 @@ function startChild(framework: Framework, setup: Setup, handler: Handler): Promi
   // With --pin the servers get CPU 1 and the load generator (this process) CPU 0.
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...args] : args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath },
+    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath },
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${framework}/${setup}: child did not start`)), 30_000);
@@ -387,6 +404,7 @@ async function main(): Promise<void> {
       frameworks: { type: 'string', default: 'express,fastify' },
       handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      base: { type: 'string' },
       peers: { type: 'boolean', default: false },
       out: { type: 'string', default: join(here, 'results/http-overhead.json') },
       pin: { type: 'boolean', default: os.cpus().length >= 2 },
@@ -402,6 +420,7 @@ async function main(): Promise<void> {
     }
   }
   bundlePath = await bundleScalesignal();
+  if (values.base !== undefined) baseBundlePath = await bundleScalesignal(values.base);
   const rounds = Number(values.rounds);
   const duration = Number(values.duration);
   const blocks = Number(values.blocks);
@@ -409,7 +428,7 @@ async function main(): Promise<void> {
   const connections = Number(values.connections);
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
-  const extra = values.setups === '' ? [] : (values.setups.split(',') as Setup[]);
+  const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
   const setupsOf = (framework: Framework) =>
     [...DEFAULT_SETUPS, ...extra, ...(values.peers ? PEERS[framework] : [])].filter(
       (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
@@ -498,6 +517,7 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model,
     config: {
       pinned: pin,
+      base: values.base ?? null,
       rounds,
       blocks,
       blockSeconds: duration,

@@ -12,7 +12,7 @@
  * channel path is still pending, so a response in flight when the last integration stops still ends and counts.
  */
 import diagnostics from 'node:diagnostics_channel';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 const CHANNEL = 'http.server.response.finish';
@@ -28,7 +28,7 @@ type EndResponse = (res: ServerResponse, ending: Ending) => void;
 
 type WatchedSocket = Socket & { _httpMessage?: ServerResponse | null; [kWatched]?: true };
 
-/** Marks a connection whose 'close' is listened to; per module copy, each copy ends only its own states. */
+/** Marks a connection whose 'close' is listened to (per module copy: each copy listens once). */
 const kWatched = Symbol('scalesignal.http.connection');
 
 export class ResponseEnds {
@@ -64,7 +64,7 @@ export class ResponseEnds {
    * called once when it ends), false if it got a 'close' listener instead.
    */
   watch(res: ServerResponse, req: IncomingMessage | undefined, onClose: () => void): boolean {
-    if (!(res instanceof http.ServerResponse) || (res as { _lightMyRequest?: unknown })._lightMyRequest !== undefined) {
+    if (!(res instanceof ServerResponse) || (res as { _lightMyRequest?: unknown })._lightMyRequest !== undefined) {
       res.on('close', onClose);
       return false;
     }
