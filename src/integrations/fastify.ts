@@ -1,10 +1,10 @@
 /**
  * Fastify 4 and 5 plugin: `fastify.register(fastifyMetrics, { metrics })`. See http/names.ts for the metrics.
  *
- * What is counted: every request the instance's server receives, including 404s and requests a later hook
- * answers (auth, rate limits). The plugin skips encapsulation, so it covers the whole instance wherever it is
- * registered; register it before plugins whose onRequest hooks may answer early, or their answers are counted
- * with no duration spent in them.
+ * What is counted: every request of the instance, including 404s and requests a later hook answers (auth, rate
+ * limits). The plugin skips encapsulation, so its hooks reach every route, declared before or after it, in child
+ * plugins too (Fastify attaches hooks to routes when the instance gets ready). Register it before hooks that may
+ * answer early: onRequest hooks run in the order they were added, and one that answers stops the others.
  *
  * One global onRequest hook begins the request and labels it with its route's template, prefix included
  * (`/api/users/:id`), read from the route's context (one per route: the hot path builds no `routeOptions`

@@ -2,13 +2,17 @@
  * Only requests that pass through the Express middleware are counted, whatever the order of requests: with the
  * middleware on an `/api` router only, `/health` (and anything outside `/api`) is never counted nor held in
  * `http.server.active_requests`, before or after the first `/api` request, on fresh and reused keep-alive
- * connections, sequentially and concurrently. Real sockets on 127.0.0.1, Express 4 and 5.
+ * connections, sequentially and concurrently. Real sockets on 127.0.0.1, Express 4 and 5. Fastify 4 and 5: the
+ * plugin covers the instance's routes wherever they were declared, but not what an earlier hook answers.
  */
 import http, { type ServerResponse } from 'node:http';
 import express5 from 'express';
 import express4 from 'express4';
+import Fastify5 from 'fastify';
+import Fastify4 from 'fastify4';
 import { describe, expect, it } from 'vitest';
 import { expressMetrics } from '../../src/integrations/express.js';
+import { fastifyMetrics } from '../../src/integrations/fastify.js';
 import { close, collectingMetrics, counterTotals, flushUntil, gaugeLast, gaugeRange, listen, rng, seriesOf, sum } from './support.js';
 
 const REQUESTS = 'http.server.requests';
@@ -105,6 +109,50 @@ describe.each([
     } finally {
       agent.destroy();
       await close(server);
+      await c.metrics.shutdown();
+    }
+  });
+});
+
+describe.each([
+  ['fastify 4', Fastify4 as unknown as typeof Fastify5],
+  ['fastify 5', Fastify5],
+] as const)('%s plugin placement', (_name, Fastify) => {
+  it('covers routes declared before and after it, in child plugins too; misses what an earlier hook answers', async () => {
+    const c = collectingMetrics();
+    const app = Fastify({ logger: false });
+    // An earlier hook that answers: the plugin's hook never runs for those requests.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.headers['x-deny'] === '1') reply.code(401).send('no');
+      else done();
+    });
+    app.get('/early/:id', async () => 'early');
+    await app.register(async (child) => {
+      child.get('/child/:id', async () => 'child');
+    });
+    await app.register(fastifyMetrics, { metrics: c.metrics });
+    app.get('/late/:id', async () => 'late');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      for (const path of ['/early/1', '/child/2', '/late/3', '/nope']) expect(await get(url + path, agent)).toBeGreaterThan(0);
+      const denied = await new Promise<number>((resolve, reject) => {
+        http.get(`${url}/late/4`, { agent, headers: { 'x-deny': '1' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      expect(denied).toBe(401);
+      const expected = { 'GET /early/:id 2xx ok': 1, 'GET /child/:id 2xx ok': 1, 'GET /late/:id 2xx ok': 1, 'GET unmatched 4xx ok': 1 };
+      await flushUntil(c, () => sum(counterTotals(c.windows, REQUESTS, LABELS)) >= 4, () => counterTotals(c.windows, REQUESTS, LABELS));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await c.metrics.flush();
+      expect(counterTotals(c.windows, REQUESTS, LABELS)).toEqual(expected);
+    } finally {
+      agent.destroy();
+      await app.close();
       await c.metrics.shutdown();
     }
   });
