@@ -170,3 +170,35 @@ describe.each([
     }
   });
 });
+
+describe('express 5 with a router that keeps no mount pattern (router < 2.3)', () => {
+  it('replaces whole-segment parameters, and never lets a raw value through when it cannot', async () => {
+    const c = collectingMetrics();
+    const app = express5();
+    app.use(expressMetrics(c.metrics));
+    const users = express5.Router();
+    users.get('/users/:id', (_req, res) => {
+      res.send('user');
+    });
+    app.use('/orgs/:org', users);
+    const files = express5.Router();
+    files.get('/raw', (_req, res) => {
+      res.send('file');
+    });
+    app.use('/files/:name.:ext', files);
+    // What router 2.0-2.2 layers look like: no rawPath.
+    for (const layer of (app as unknown as { router: { stack: Array<{ rawPath?: unknown }> } }).router.stack) delete layer.rawPath;
+    const server = http.createServer(app);
+    const url = await listen(server);
+    try {
+      for (const org of ORGS) expect(await get(`${url}/orgs/${org}/users/7`)).toBe(200);
+      expect(await get(`${url}/files/report.pdf/raw`)).toBe(200);
+      expect(await get(`${url}/files/notes.txt/raw`)).toBe(200);
+      // Parameters inside a segment cannot be told from literal text: the mount is dropped, the route's own path stays.
+      expect(await totalsWhen(c, ORGS.length + 2)).toEqual({ 'GET /orgs/:org/users/:id 2xx ok': ORGS.length, 'GET /raw 2xx ok': 2 });
+    } finally {
+      await close(server);
+      await c.metrics.shutdown();
+    }
+  });
+});
