@@ -6,8 +6,10 @@
  * instruction count does not depend on what else the machine is doing: the same server serving the same requests
  * executes (nearly) the same instructions however loaded and however slow the machine is.
  *
- * Method, per framework (express, fastify) and setup (bare, scalesignal, prom-bundle | fastify-metrics, otel):
- * - The server is bench/http.ts's own child (`--serve <framework> <setup>`: same setups, same priming), run under
+ * Method, per framework (express, fastify), handler (hello, realistic: bench/http.ts's ~2 KB JSON) and setup (bare,
+ * scalesignal; --setups adds noop, prom-bundle | fastify-metrics, otel):
+ * - The server is bench/http.ts's own child (`--serve <framework> <setup> <handler>`: same setups, same priming,
+ *   scalesignal from the same esbuild bundle as published, not tsx's keepNames transform), run under
  *   `valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file` with the JIT on (valgrind re-checks
  *   V8's generated code for self-modification; no --no-opt or --jitless). Nothing is instrumented while Node
  *   starts, primes and warms up, which runs several times faster than instrumented code.
@@ -31,6 +33,11 @@
  *   - TurboFan compile jobs (OptimizingCompileDispatcher::CompileTask, background threads): code that only
  *     timers run (the sealer) becomes hot after minutes of valgrind time, not seconds, and compiles inside the
  *     windows. Reported apart per request ("jit/req"); a setup that kept deoptimizing would show there.
+ * - Windows: the scalesignal server runs with 60 s windows (BENCH_INTERVAL_MS): under valgrind a second of wall
+ *   time holds ~50x fewer requests than natively, so the per-window work (sealing, the Prometheus sink's apply,
+ *   which grows with how busy the second was) would be charged ~50x too much per request, and it escapes the timer
+ *   exclusion through V8's trampolines. What it costs per window is measured by bench:seal.
+ * - Every window ends with a full GC (the child runs with --expose-gc), so each starts on a collected heap.
  * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
  *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
@@ -38,8 +45,10 @@
  *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
- *   npm run bench:http:instructions                      # all 8 setups x 2 repeats, ~15 minutes on 2 cores
- *   npm run bench:http:instructions -- --frameworks express --setups scalesignal --repeats 1
+ *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats
+ *   npm run bench:http:instructions -- --frameworks express --handlers hello --repeats 1
+ *   npm run bench:http:instructions -- --setups noop,otel   # more of bench/http.ts's setups
+ *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
  *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000 --sockets 4
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
  *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
@@ -55,16 +64,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { bundleScalesignal, PATH, type Framework, type Handler, type Setup } from './http.js';
 
-type Framework = 'express' | 'fastify';
-type Setup = 'bare' | 'scalesignal' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
-
-/** The setups of bench/http.ts, in its order. */
-const SETUPS: Record<Framework, readonly Setup[]> = {
-  express: ['bare', 'scalesignal', 'prom-bundle', 'otel'],
-  fastify: ['bare', 'scalesignal', 'fastify-metrics', 'otel'],
-};
-const PATH = '/users/42';
+/** bare and scalesignal by default; --setups adds bench/http.ts's others (noop, prom-bundle, fastify-metrics, otel). */
+const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'scalesignal'];
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER = join(here, 'http.ts');
 const run$ = promisify(execFile);
@@ -80,6 +83,7 @@ const GC =
 
 interface Job {
   framework: Framework;
+  handler: Handler;
   setup: Setup;
   repeat: number;
   n1: number;
@@ -106,11 +110,11 @@ interface Measured extends Job {
   recorded: number | null;
 }
 
-let options: { warmup: number; sockets: number; work: string; nodeFlags: string[] };
+let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string };
 
 async function measure(job: Job): Promise<Measured> {
-  const { framework, setup, repeat } = job;
-  const name = `${framework}-${setup}-${repeat + 1}`;
+  const { framework, handler, setup, repeat } = job;
+  const name = `${framework}-${handler}-${setup}-${repeat + 1}`;
   const outFile = join(options.work, `${name}.callgrind`);
   const child = spawn(
     'valgrind',
@@ -128,6 +132,7 @@ async function measure(job: Job): Promise<Measured> {
       // V8's memory reducer starts major GCs when it sees little allocation per wall second: under valgrind every
       // server looks nearly idle to it (Fastify: none natively over 100,000 requests, several under valgrind).
       '--no-memory-reducer',
+      '--expose-gc',
       ...options.nodeFlags,
       '--import',
       'tsx',
@@ -135,10 +140,19 @@ async function measure(job: Job): Promise<Measured> {
       '--serve',
       framework,
       setup,
+      handler,
     ],
     {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        SCALESIGNAL_SINKS: '',
+        SCALESIGNAL_BUNDLE: options.bundle,
+        SCALESIGNAL_BASE_BUNDLE: options.baseBundle,
+        // One window a minute (the longest allowed): see "windows" in the header.
+        BENCH_INTERVAL_MS: '60000',
+      },
     },
   );
   let stderr = '';
@@ -226,12 +240,16 @@ async function session(
     const rest = lastMs - (performance.now() - started);
     if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
     const wallMs = performance.now() - started;
+    // Every window ends on a full GC, so the next starts on a collected heap: a major GC that happens to fall in
+    // one window and not the other no longer decides the figure (each window carries one, of similar heaps).
+    await ask('gc', 'collected', 600_000);
     await callgrind(`--dump=${dump}`);
     return wallMs;
   };
 
   await drive(options.warmup);
   await settle();
+  await ask('gc', 'collected', 600_000);
   await callgrind('--instr=on');
   const firstMs = await window(FIRST_WINDOW, 'first');
   const n2Ms = await window(job.n2, 'n2');
@@ -315,7 +333,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       frameworks: { type: 'string', default: 'express,fastify' },
+      handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      base: { type: 'string' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
       express: { type: 'string', default: '1000,7000' },
       fastify: { type: 'string', default: '4000,24000' },
@@ -344,19 +364,26 @@ async function main(): Promise<void> {
     sockets: Number(values.sockets),
     work: values.keep ?? mkdtempSync(join(os.tmpdir(), 'http-instructions-')),
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
+    bundle: await bundleScalesignal(),
+    baseBundle: values.base === undefined ? '' : await bundleScalesignal(values.base),
   };
   const version = await run$('valgrind', ['--version']).catch(() => {
     throw new Error('valgrind not found: this bench needs valgrind (callgrind)');
   });
   const frameworks = values.frameworks.split(',') as Framework[];
-  const only = values.setups === '' ? undefined : new Set(values.setups.split(','));
+  const handlers = values.handlers.split(',') as Handler[];
+  const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
   const setupsOf = (framework: Framework) =>
-    SETUPS[framework].filter((setup) => only === undefined || setup === 'bare' || only.has(setup));
+    [...DEFAULT_SETUPS, ...extra].filter(
+      (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
+    );
 
   // Express first: its runs are the longest, the pool should not end on one alone.
   const jobs: Job[] = [];
   for (let repeat = 0; repeat < repeats; repeat++) {
-    for (const framework of frameworks) for (const setup of setupsOf(framework)) jobs.push({ framework, setup, repeat, ...sizes[framework] });
+    for (const framework of frameworks) {
+      for (const handler of handlers) for (const setup of setupsOf(framework)) jobs.push({ framework, handler, setup, repeat, ...sizes[framework] });
+    }
   }
   const started = Date.now();
   let done = 0;
@@ -365,7 +392,7 @@ async function main(): Promise<void> {
     done++;
     const [, a, b] = run.windows;
     console.error(
-      `[${String(done).padStart(2)}/${jobs.length}] ${job.framework.padEnd(7)} ${job.setup.padEnd(15)} repeat ${job.repeat + 1}  ` +
+      `[${String(done).padStart(2)}/${jobs.length}] ${job.framework.padEnd(7)} ${job.handler.padEnd(9)} ${job.setup.padEnd(15)} repeat ${job.repeat + 1}  ` +
         `${fmt(perRequest(run, netOf)).padStart(9)} instr/req  (I(${job.n1}) ${(a.instructions / 1e6).toFixed(0)} M, I(${job.n2}) ${(b.instructions / 1e6).toFixed(0)} M, ` +
         `timers ${((a.timers + b.timers) / 1e6).toFixed(1)} M, jit ${((a.jit + b.jit) / 1e6).toFixed(1)} M, ${((a.wallMs + b.wallMs) / 1000).toFixed(0)} s)  ` +
         `recorded ${run.recorded ?? '-'}  [${Math.round((Date.now() - started) / 1000)} s]`,
@@ -373,32 +400,35 @@ async function main(): Promise<void> {
     return run;
   });
 
-  const table: Record<string, Record<string, Row>> = {};
+  const table: Record<string, Record<string, Record<string, Row>>> = {};
   for (const framework of frameworks) {
     table[framework] = {};
-    for (const setup of setupsOf(framework)) {
-      const mine = runs.filter((r) => r.framework === framework && r.setup === setup);
-      const net = mine.map((r) => perRequest(r, netOf));
-      const value = mean(net);
-      const timers = mine.reduce((sum, r) => sum + r.windows[1].timers + r.windows[2].timers, 0);
-      const seconds = mine.reduce((sum, r) => sum + r.windows[1].wallMs + r.windows[2].wallMs, 0) / 1000;
-      table[framework][setup] = {
-        instructionsPerRequest: Math.round(value),
-        addedVsBare: 0,
-        addedInstructionsPerRequest: 0,
-        repeats: net.map(Math.round),
-        spread: round4((Math.max(...net) - Math.min(...net)) / value),
-        jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
-        gcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.gc)))),
-        allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
-        timerInstructionsPerSecond: Math.round(timers / seconds),
-        recorded: mine[0].recorded,
-      };
-    }
-    const bare = table[framework].bare.instructionsPerRequest;
-    for (const row of Object.values(table[framework])) {
-      row.addedInstructionsPerRequest = row.instructionsPerRequest - bare;
-      row.addedVsBare = round4(row.instructionsPerRequest / bare - 1);
+    for (const handler of handlers) {
+      const rows: Record<string, Row> = (table[framework][handler] = {});
+      for (const setup of setupsOf(framework)) {
+        const mine = runs.filter((r) => r.framework === framework && r.handler === handler && r.setup === setup);
+        const net = mine.map((r) => perRequest(r, netOf));
+        const value = mean(net);
+        const timers = mine.reduce((sum, r) => sum + r.windows[1].timers + r.windows[2].timers, 0);
+        const seconds = mine.reduce((sum, r) => sum + r.windows[1].wallMs + r.windows[2].wallMs, 0) / 1000;
+        rows[setup] = {
+          instructionsPerRequest: Math.round(value),
+          addedVsBare: 0,
+          addedInstructionsPerRequest: 0,
+          repeats: net.map(Math.round),
+          spread: round4((Math.max(...net) - Math.min(...net)) / value),
+          jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
+          gcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.gc)))),
+          allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
+          timerInstructionsPerSecond: Math.round(timers / seconds),
+          recorded: mine[0].recorded,
+        };
+      }
+      const bare = rows.bare.instructionsPerRequest;
+      for (const row of Object.values(rows)) {
+        row.addedInstructionsPerRequest = row.instructionsPerRequest - bare;
+        row.addedVsBare = round4(row.instructionsPerRequest / bare - 1);
+      }
     }
   }
 
@@ -406,28 +436,31 @@ async function main(): Promise<void> {
     `\ninstructions per request = (I(N2) - I(N1)) / (N2 - N1), timers and TurboFan jobs excluded; express N1,N2 = ${values.express}, ` +
       `fastify ${values.fastify}; ${options.warmup} warm-up requests, ${options.sockets} keep-alive sockets, ${repeats} fresh processes each`,
   );
-  const header = ['framework', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'jit/req', 'all-in/req', 'timers/s'];
+  const header = ['framework', 'handler', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'jit/req', 'all-in/req', 'timers/s'];
   const lines = [header];
   for (const framework of frameworks) {
-    for (const [setup, row] of Object.entries(table[framework])) {
-      const isBare = setup === 'bare';
-      lines.push([
-        framework,
-        setup,
-        fmt(row.instructionsPerRequest),
-        isBare ? '' : `${row.addedVsBare >= 0 ? '+' : ''}${(row.addedVsBare * 100).toFixed(1)} %`,
-        isBare ? '' : fmt(row.addedInstructionsPerRequest),
-        row.repeats.map(fmt).join(' / '),
-        `${(row.spread * 100).toFixed(1)} %`,
-        fmt(row.gcPerRequest),
-        fmt(row.jitPerRequest),
-        fmt(row.allInPerRequest),
-        `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
-      ]);
+    for (const handler of handlers) {
+      for (const [setup, row] of Object.entries(table[framework][handler])) {
+        const isBare = setup === 'bare';
+        lines.push([
+          framework,
+          handler,
+          setup,
+          fmt(row.instructionsPerRequest),
+          isBare ? '' : `${row.addedVsBare >= 0 ? '+' : ''}${(row.addedVsBare * 100).toFixed(1)} %`,
+          isBare ? '' : fmt(row.addedInstructionsPerRequest),
+          row.repeats.map(fmt).join(' / '),
+          `${(row.spread * 100).toFixed(1)} %`,
+          fmt(row.gcPerRequest),
+          fmt(row.jitPerRequest),
+          fmt(row.allInPerRequest),
+          `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
+        ]);
+      }
     }
   }
   const widths = header.map((_, i) => Math.max(...lines.map((line) => line[i].length)));
-  for (const line of lines) console.log(line.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+  for (const line of lines) console.log(line.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
 
   const result = {
     date: new Date().toISOString(),
@@ -438,8 +471,8 @@ async function main(): Promise<void> {
       'callgrind, JIT on, instrumentation on after warm-up; in one server process a window of N2 requests, then one of N1 requests ' +
       'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
       'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
-      'server run with --no-memory-reducer',
-    config: { sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
+      'server run with --no-memory-reducer --expose-gc, a full GC ending every window, scalesignal with 60 s windows',
+    config: { handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
@@ -448,10 +481,13 @@ async function main(): Promise<void> {
   await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
   if (values.keep === undefined) rmSync(options.work, { recursive: true, force: true });
   const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number }>> = {};
-  for (const [framework, rows] of Object.entries(table)) {
-    summary[framework] = {};
-    for (const [setup, row] of Object.entries(rows)) {
-      summary[framework][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread };
+  for (const [framework, byHandler] of Object.entries(table)) {
+    for (const [handler, rows] of Object.entries(byHandler)) {
+      const key = `${framework}/${handler}`;
+      summary[key] = {};
+      for (const [setup, row] of Object.entries(rows)) {
+        summary[key][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread };
+      }
     }
   }
   console.log(JSON.stringify({ summary }));

@@ -1,59 +1,113 @@
 /**
- * HTTP overhead of the built-in indicators: autocannon against hello-world Express 5 and Fastify 5 servers, each
- * run on a fresh child process (warmed, then measured), setups alternated within every round, the order rotating
- * from round to round:
+ * HTTP overhead of the built-in indicators: autocannon against Express 5 and Fastify 5 servers, each run on a fresh
+ * child process (primed, warmed, then measured), the setups of one framework and handler run back to back as a
+ * block whose order rotates from round to round:
  *
  *   bare            no metrics
- *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (console sink writing
- *                   nowhere if src/sinks/prometheus.ts is absent)
- *   prom-bundle     express-prom-bundle (method + path labels)            [Express]
- *   fastify-metrics fastify-metrics with its defaults                     [Fastify]
- *   otel            @opentelemetry/instrumentation-http, metrics only (no tracer provider), sdk-metrics
- *                   MeterProvider with a 1 s periodic reader and a no-op exporter
- *   noop            (only with --setups noop) a middleware / onRequest hook doing nothing: what the framework
- *                   itself charges for one more layer
+ *   control         bare again: the noise floor. Its "added" figures are what two identical servers differ by on
+ *                   this machine; a setup's figure inside the control's spread is not told apart from nothing.
+ *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (as users deploy it)
+ *   before          (--base <git ref>) the same, built from src/ at that commit: before/after side by side
+ *   noop            (--setups noop) a middleware / onRequest hook doing nothing: what one more layer costs
+ *   prom-bundle     (--setups prom-bundle) express-prom-bundle (method + path labels)          [Express]
+ *   fastify-metrics (--setups fastify-metrics) fastify-metrics with its defaults               [Fastify]
+ *   otel            (--setups otel) @opentelemetry/instrumentation-http, metrics only, sdk-metrics MeterProvider
+ *                   with a 1 s periodic reader and a no-op exporter
  *
- * Latency is taken from every response's own duration (float ms; autocannon's histogram keeps whole ms only),
- * p99 over the run. Per framework and setup the medians over rounds are reported, and the losses vs bare, each
- * the median over rounds of the setup's run against the same round's bare run. More short rounds rather than a
- * few long ones: on a shared machine run-to-run noise is ~10-15 %, and it is the number of runs that tames it.
- * After each run the child reports how many requests its instrumentation recorded, to prove it was active, and
- * its CPU time per request over the measured run: on a small machine one autocannon process may not saturate
- * Fastify, and then the CPU per request shows the overhead that req/s cannot.
+ * Two handlers on `GET /users/:id`: `hello` answers 'hello world'; `realistic` builds and serializes a ~2 KB JSON
+ * document (a user and 20 line items), the shape of a typical API answer.
  *
- *   npm run bench:http                       # 5 rounds x 2 s (+1 s warm-up), 50 connections, about 4 minutes
- *   npm run bench:http -- --rounds 1 --duration 2
- *   BENCH_CPU_PROF=/tmp/prof npm run bench:http -- --setups scalesignal   # children run with --cpu-prof
- *   npm run bench:http -- --no-pin            # by default the server runs on CPU 1, autocannon on CPU 0 (taskset)
+ * The headline figure is server CPU time (user + system, process.cpuUsage) per response over the measured run:
+ * one autocannon process on a small machine may not saturate the server, and then req/s hides the overhead that CPU
+ * per request shows. Every setup's run is paired with the same round's bare run (seconds apart); the median over
+ * rounds of the paired ratios is "added", min..max of them the spread. req/s and p99 (from every response's own
+ * duration) are reported the same way.
+ *
+ * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
+ * every named function expression would carry a per-creation __name() call that users do not run.
+ *
+ *   npm run bench:http                          # 6 rounds x 3 interleaved blocks of 1 s (+1 s warm-up), ~10 minutes
+ *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
+ *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
+ *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench:http -- --rounds 1   # children run with --cpu-prof
+ *   npm run bench:http -- --no-pin              # by default the server runs on CPU 1, autocannon on CPU 0 (taskset)
  *
  * Writes bench/results/http-overhead.json; the last line printed is the summary as JSON.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-type Framework = 'express' | 'fastify';
-type Setup = 'bare' | 'scalesignal' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Framework = 'express' | 'fastify';
+export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Handler = 'hello' | 'realistic';
 
-const SETUPS: Record<Framework, readonly Setup[]> = {
-  express: ['bare', 'scalesignal', 'prom-bundle', 'otel'],
-  fastify: ['bare', 'scalesignal', 'fastify-metrics', 'otel'],
-};
-const PATH = '/users/42';
+const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'control', 'scalesignal'];
+const PEERS: Record<Framework, readonly Setup[]> = { express: ['prom-bundle'], fastify: ['fastify-metrics'] };
+export const PATH = '/users/42';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
+/**
+ * Bundles src/ the way tsup publishes it (ESM, node20, no keepNames, dependencies external) into a temp dir;
+ * returns the bundle's path. The children import it through SCALESIGNAL_BUNDLE. With `ref`, the src/ of that git
+ * commit instead (setup `before`, through SCALESIGNAL_BASE_BUNDLE): before and after measured side by side.
+ */
+export async function bundleScalesignal(ref?: string): Promise<string> {
+  const esbuild = await import('esbuild');
+  // Inside the repository, so the bundle's external imports (prom-client...) resolve from its node_modules.
+  await mkdir(join(here, '../.tmp'), { recursive: true });
+  const dir = mkdtempSync(join(here, '../.tmp/bench-'));
+  let root = join(here, '..');
+  if (ref !== undefined) {
+    root = join(dir, 'base');
+    await mkdir(root);
+    execFileSync('sh', ['-c', `git -C "${join(here, '..')}" archive "${ref}" src | tar -x -C "${root}"`]);
+  }
+  const outfile = join(dir, 'scalesignal.mjs');
+  await esbuild.build({
+    stdin: { contents: "export * from './src/index.ts';", resolveDir: root, loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
 // ------------------------------------------------------------------------------------------------------------
-// Child: one server, one setup.
+// Child: one server, one setup, one handler.
 // ------------------------------------------------------------------------------------------------------------
 
-async function serve(framework: Framework, setup: Setup): Promise<void> {
+/** The realistic handler's answer: ~2 KB of JSON built per request. */
+const CATALOGUE = Array.from({ length: 20 }, (_, i) => ({
+  sku: `SKU-${1000 + i}`,
+  name: `Catalogue item number ${i}`,
+  price: Math.round((9.99 + i * 1.5) * 100) / 100,
+  tags: ['new', 'sale'].slice(0, 1 + (i % 2)),
+}));
+
+function document(id: string): unknown {
+  let total = 0;
+  const items = CATALOGUE.map((item, i) => {
+    const quantity = 1 + ((i + id.length) % 3);
+    total += item.price * quantity;
+    return { ...item, quantity };
+  });
+  return { user: { id, name: 'Ada Lovelace', email: 'ada@example.com' }, items, total: Math.round(total * 100) / 100, currency: 'EUR' };
+}
+
+async function serve(framework: Framework, setup: Setup, handler: Handler): Promise<void> {
   let report: () => Promise<number | null> = async () => null;
   let instrumentExpress: ((app: import('express').Express) => void) | undefined;
   let instrumentFastify: ((app: import('fastify').FastifyInstance) => Promise<void>) | undefined;
@@ -81,34 +135,27 @@ async function serve(framework: Framework, setup: Setup): Promise<void> {
       }
       return count;
     };
-  } else if (setup === 'scalesignal') {
-    const { createMetrics } = await import('../src/index.js');
-    const { expressMetrics, fastifyMetrics } = await import('../src/integrations/index.js');
-    let sink: import('../src/core/sink.js').Sink;
-    let scrape: (() => Promise<string>) | undefined;
-    if (existsSync(join(here, '../src/sinks/prometheus.ts'))) {
-      const { prometheusSink } = await import('../src/sinks/prometheus.js');
-      const prometheus = prometheusSink({ port: 0, host: '127.0.0.1' });
-      sink = prometheus;
-      scrape = async () => (prometheus.url === undefined ? '' : (await fetch(prometheus.url)).text());
-    } else {
-      const { consoleSink } = await import('../src/index.js');
-      sink = consoleSink({ write: () => {} });
-    }
-    const metrics = createMetrics({ service: 'bench', sinks: [sink] });
+  } else if (setup === 'scalesignal' || setup === 'before') {
+    const bundle = setup === 'before' ? process.env.SCALESIGNAL_BASE_BUNDLE : (process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal()));
+    if (bundle === undefined || bundle === '') throw new Error('setup "before" needs --base <git ref>');
+    const lib = (await import(pathToFileURL(bundle).href)) as typeof import('../src/index.js');
+    const prometheus = lib.prometheusSink({ port: 0, host: '127.0.0.1' });
+    // BENCH_INTERVAL_MS: bench:http:instructions runs with long windows (see there); users run 1 s ones.
+    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs });
     instrumentExpress = (app) => {
-      app.use(expressMetrics(metrics));
+      app.use(lib.expressMetrics(metrics));
     };
     instrumentFastify = async (app) => {
-      await app.register(fastifyMetrics, { metrics });
+      await app.register(lib.fastifyMetrics, { metrics });
     };
     report = async () => {
       await metrics.flush();
-      if (scrape === undefined) return null;
-      return sumSamples(await scrape(), /^http_server_requests_total\{/);
+      await prometheus.ready;
+      if (prometheus.url === undefined) return null;
+      return sumSamples(await (await fetch(prometheus.url)).text(), /^http_server_requests_total\{/);
     };
   } else if (setup === 'noop') {
-    // What any middleware / hook costs the framework, with no work in it (not run by default).
     instrumentExpress = (app) => {
       app.use((_req, _res, next) => next());
     };
@@ -140,9 +187,15 @@ async function serve(framework: Framework, setup: Setup): Promise<void> {
     const express = (await import('express')).default;
     const app = express();
     instrumentExpress?.(app);
-    app.get('/users/:id', (_req, res) => {
-      res.send('hello world');
-    });
+    if (handler === 'hello') {
+      app.get('/users/:id', (_req, res) => {
+        res.send('hello world');
+      });
+    } else {
+      app.get('/users/:id', (req, res) => {
+        res.json(document(req.params.id));
+      });
+    }
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
@@ -150,13 +203,14 @@ async function serve(framework: Framework, setup: Setup): Promise<void> {
     const Fastify = (await import('fastify')).default;
     const app = Fastify({ logger: false });
     await instrumentFastify?.(app);
-    app.get('/users/:id', async () => 'hello world');
+    if (handler === 'hello') app.get('/users/:id', async () => 'hello world');
+    else app.get<{ Params: { id: string } }>('/users/:id', async (request) => document(request.params.id));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
   }
 
   // Priming, the same for every setup: lazy module loads and first-time work (prom-client on the first window,
-  // source maps under tsx, the exporters' first collection) must not land in a measured run.
+  // the exporters' first collection) must not land in a measured run.
   for (let i = 0; i < 200; i++) await (await fetch(`http://127.0.0.1:${port}${PATH}`)).arrayBuffer();
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await report();
@@ -164,7 +218,11 @@ async function serve(framework: Framework, setup: Setup): Promise<void> {
   // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
   let mark = process.cpuUsage();
   process.on('message', (message: { type: string }) => {
-    if (message.type === 'mark') {
+    if (message.type === 'gc') {
+      // bench:http:instructions starts every window on a collected heap (the child runs with --expose-gc).
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send?.({ type: 'collected' });
+    } else if (message.type === 'mark') {
       mark = process.cpuUsage();
       process.send?.({ type: 'marked' });
     } else if (message.type === 'sample') {
@@ -194,6 +252,7 @@ function sumSamples(exposition: string, line: RegExp): number {
 
 interface Run {
   framework: Framework;
+  handler: Handler;
   setup: Setup;
   round: number;
   requestsPerSecond: number;
@@ -202,13 +261,15 @@ interface Run {
   responses: number;
   errors: number;
   non2xx: number;
-  /** Requests the setup's own metrics counted (warm-up included); null for bare. */
+  /** Requests the setup's own metrics counted (priming and warm-up included); null for bare. */
   recorded: number | null;
   /** Server CPU time (user + system) per response of the measured run, in microseconds. */
   cpuMicrosPerRequest: number;
 }
 
 let pin = false;
+let bundlePath = '';
+let baseBundlePath = '';
 
 interface Server {
   readonly setup: Setup;
@@ -216,14 +277,14 @@ interface Server {
   readonly url: string;
 }
 
-function startChild(framework: Framework, setup: Setup): Promise<Server> {
+function startChild(framework: Framework, setup: Setup, handler: Handler): Promise<Server> {
   const prof = process.env.BENCH_CPU_PROF;
-  const execArgv = ['--import', 'tsx', ...(prof ? ['--cpu-prof', '--cpu-prof-dir', join(prof, `${framework}-${setup}`)] : [])];
-  const args = [...execArgv, fileURLToPath(import.meta.url), '--serve', framework, setup];
+  const execArgv = ['--import', 'tsx', ...(prof ? ['--cpu-prof', '--cpu-prof-dir', join(prof, `${framework}-${handler}-${setup}`)] : [])];
+  const args = [...execArgv, fileURLToPath(import.meta.url), '--serve', framework, setup, handler];
   // With --pin the servers get CPU 1 and the load generator (this process) CPU 0.
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...args] : args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '' },
+    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath },
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${framework}/${setup}: child did not start`)), 30_000);
@@ -267,33 +328,53 @@ async function stopChild(child: ChildProcess): Promise<number | null> {
 
 const autocannon = require('autocannon') as typeof import('autocannon');
 
-async function load(server: Server, seconds: number, connections: number): Promise<Omit<Run, 'framework' | 'setup' | 'round' | 'recorded'>> {
+/** What one server accumulated over its blocks of a round. */
+class Tally {
+  latencies = new Float64Array(1 << 16);
+  responses = 0;
+  cpuMicros = 0;
+  seconds = 0;
+  errors = 0;
+  non2xx = 0;
+
+  add(ms: number): void {
+    if (this.responses === this.latencies.length) {
+      const grown = new Float64Array(this.latencies.length * 2);
+      grown.set(this.latencies);
+      this.latencies = grown;
+    }
+    this.latencies[this.responses++] = ms;
+  }
+
+  result(): Omit<Run, 'framework' | 'handler' | 'setup' | 'round' | 'recorded'> {
+    const n = this.responses;
+    const sorted = this.latencies.subarray(0, n).sort();
+    const at = (q: number) => (n === 0 ? NaN : sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]);
+    return {
+      requestsPerSecond: n / this.seconds,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      cpuMicrosPerRequest: round3(this.cpuMicros / n),
+      responses: n,
+      errors: this.errors,
+      non2xx: this.non2xx,
+    };
+  }
+}
+
+/** One block of load on one server; its CPU is measured over the block only (idle servers' timers stay out). */
+async function block(server: Server, seconds: number, connections: number, tally: Tally): Promise<void> {
   await ask(server.child, 'mark', 'marked');
-  let latencies = new Float64Array(1 << 20);
-  let n = 0;
+  const started = performance.now();
   // Without a callback autocannon returns its event emitter, which is also a promise of the result.
   const instance = autocannon({ url: server.url, connections, duration: seconds } as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-    if (n === latencies.length) {
-      const grown = new Float64Array(latencies.length * 2);
-      grown.set(latencies);
-      latencies = grown;
-    }
-    latencies[n++] = responseTime;
-  });
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
   const result = await instance;
+  tally.seconds += (performance.now() - started) / 1000;
   const sampled = await ask<{ cpuMicros: number }>(server.child, 'sample', 'sampled');
-  const sorted = latencies.subarray(0, n).sort();
-  const at = (q: number) => (n === 0 ? NaN : sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]);
-  return {
-    requestsPerSecond: result.requests.average,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    cpuMicrosPerRequest: round3((sampled?.cpuMicros ?? NaN) / n),
-    responses: n,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
+  tally.cpuMicros += sampled?.cpuMicros ?? NaN;
+  tally.errors += result.errors + result.timeouts;
+  tally.non2xx += result.non2xx;
 }
 
 const median = (values: number[]) => {
@@ -302,16 +383,29 @@ const median = (values: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
+const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
+
+/** Paired figures of a setup against bare: median over rounds and the spread (min..max). */
+interface Added {
+  median: number;
+  min: number;
+  max: number;
+}
+const added = (values: number[]): Added => ({ median: round3(median(values)), min: round3(Math.min(...values)), max: round3(Math.max(...values)) });
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '6' },
+      blocks: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '1' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       frameworks: { type: 'string', default: 'express,fastify' },
+      handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      base: { type: 'string' },
+      peers: { type: 'boolean', default: false },
       out: { type: 'string', default: join(here, 'results/http-overhead.json') },
       pin: { type: 'boolean', default: os.cpus().length >= 2 },
       'no-pin': { type: 'boolean', default: false },
@@ -325,12 +419,20 @@ async function main(): Promise<void> {
       pin = false;
     }
   }
+  bundlePath = await bundleScalesignal();
+  if (values.base !== undefined) baseBundlePath = await bundleScalesignal(values.base);
   const rounds = Number(values.rounds);
   const duration = Number(values.duration);
+  const blocks = Number(values.blocks);
   const warmup = Number(values.warmup);
   const connections = Number(values.connections);
   const frameworks = values.frameworks.split(',') as Framework[];
-  const only = values.setups === '' ? undefined : new Set(values.setups.split(','));
+  const handlers = values.handlers.split(',') as Handler[];
+  const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
+  const setupsOf = (framework: Framework) =>
+    [...DEFAULT_SETUPS, ...extra, ...(values.peers ? PEERS[framework] : [])].filter(
+      (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
+    );
   const started = Date.now();
   const loadBefore = os.loadavg()[0];
   const runs: Run[] = [];
@@ -338,84 +440,108 @@ async function main(): Promise<void> {
 
   for (let round = 0; round < rounds; round++) {
     for (const framework of frameworks) {
-      const setups = only === undefined ? SETUPS[framework] : (['bare', ...only].filter((s, i, all) => all.indexOf(s) === i) as Setup[]);
-      // A fresh server per run: a process's own luck (JIT decisions, heap layout) then varies between rounds and
-      // the median absorbs it. The order rotates each round so no setup is always first or last.
-      for (let i = 0; i < setups.length; i++) {
-        const setup = setups[(i + round) % setups.length];
-        const server = await startChild(framework, setup);
-        let run: Run;
+      for (const handler of handlers) {
+        // Fresh servers every round, one per setup, all alive together: a process's own luck (JIT decisions, heap
+        // layout) varies between rounds and the median absorbs it. Their load is interleaved in short blocks
+        // (A B C A B C ...), the order rotating each round, so the machine's drift lands on every setup alike.
+        const all = setupsOf(framework);
+        const setups = all.map((_, i) => all[(i + round) % all.length]);
+        const servers: Server[] = [];
+        const tallies = setups.map(() => new Tally());
         try {
-          if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
-          const measured = await load(server, duration, connections);
-          run = { framework, setup, round, ...measured, recorded: null };
+          for (const setup of setups) servers.push(await startChild(framework, setup, handler));
+          for (const server of servers) if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
+          for (let b = 0; b < blocks; b++) for (let i = 0; i < servers.length; i++) await block(servers[i], duration, connections, tallies[i]);
         } finally {
-          const count = await stopChild(server.child);
-          recorded[`${framework}/${setup}`] = count;
+          for (let i = 0; i < servers.length; i++) recorded[`${framework}/${handler}/${setups[i]}`] = await stopChild(servers[i].child);
         }
-        run.recorded = recorded[`${framework}/${setup}`];
-        runs.push(run);
-        console.error(
-          `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.p50Ms.toFixed(3)} ms  p99 ${run.p99Ms.toFixed(3)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(1)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx}`,
-        );
+        for (let i = 0; i < setups.length; i++) {
+          const setup = setups[i];
+          const run: Run = { framework, handler, setup, round, ...tallies[i].result(), recorded: recorded[`${framework}/${handler}/${setup}`] };
+          runs.push(run);
+          console.error(
+            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${handler.padEnd(9)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${run.p99Ms.toFixed(2)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(2)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx}`,
+          );
+        }
       }
     }
   }
 
-  const summary: Record<string, Record<string, { requestsPerSecond: number; p99Ms: number; p50Ms: number; cpuMicrosPerRequest: number }>> = {};
-  const loss: Record<string, Record<string, { requestsPerSecond: number; p99: number; cpuPerRequest: number }>> = {};
+  type Row = { requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; cpuAdded?: Added; requestsPerSecondLost?: Added; p99Added?: Added };
+  const summary: Record<string, Record<string, Record<string, Row>>> = {};
+  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added (min..max)', 'req/s lost', 'p99 added']];
   for (const framework of frameworks) {
     summary[framework] = {};
-    for (const setup of new Set(runs.filter((r) => r.framework === framework).map((r) => r.setup))) {
-      const mine = runs.filter((r) => r.framework === framework && r.setup === setup);
-      summary[framework][setup] = {
-        requestsPerSecond: Math.round(median(mine.map((r) => r.requestsPerSecond))),
-        p50Ms: round3(median(mine.map((r) => r.p50Ms))),
-        p99Ms: round3(median(mine.map((r) => r.p99Ms))),
-        cpuMicrosPerRequest: round3(median(mine.map((r) => r.cpuMicrosPerRequest))),
-      };
-    }
-    // Losses are paired: each round's setup against the same round's bare run (minutes apart at most), then the
-    // median over rounds, so a drift of the shared machine cancels out.
-    loss[framework] = {};
-    const bareOf = (round: number) => runs.find((r) => r.framework === framework && r.setup === 'bare' && r.round === round);
-    for (const setup of Object.keys(summary[framework])) {
-      if (setup === 'bare') continue;
-      const pairs = runs
-        .filter((r) => r.framework === framework && r.setup === setup)
-        .map((r) => [r, bareOf(r.round)] as const)
-        .filter((pair): pair is readonly [Run, Run] => pair[1] !== undefined);
-      if (pairs.length === 0) continue;
-      // Fractions: 0.02 = 2 % fewer requests per second / 2 % more p99 latency / 2 % more CPU than bare.
-      loss[framework][setup] = {
-        requestsPerSecond: round3(median(pairs.map(([r, b]) => 1 - r.requestsPerSecond / b.requestsPerSecond))),
-        p99: round3(median(pairs.map(([r, b]) => r.p99Ms / b.p99Ms - 1))),
-        cpuPerRequest: round3(median(pairs.map(([r, b]) => r.cpuMicrosPerRequest / b.cpuMicrosPerRequest - 1))),
-      };
+    for (const handler of handlers) {
+      const table: Record<string, Row> = (summary[framework][handler] = {});
+      const mine = runs.filter((r) => r.framework === framework && r.handler === handler);
+      const bareOf = (round: number) => mine.find((r) => r.setup === 'bare' && r.round === round);
+      for (const setup of setupsOf(framework)) {
+        const of = mine.filter((r) => r.setup === setup);
+        if (of.length === 0) continue;
+        const row: Row = {
+          requestsPerSecond: Math.round(median(of.map((r) => r.requestsPerSecond))),
+          p50Ms: round3(median(of.map((r) => r.p50Ms))),
+          p99Ms: round3(median(of.map((r) => r.p99Ms))),
+          cpuMicrosPerRequest: round3(median(of.map((r) => r.cpuMicrosPerRequest))),
+        };
+        // Paired: each round's setup against the same round's bare run (seconds apart), then the median over
+        // rounds, so a drift of the shared machine cancels out. Fractions: 0.02 = 2 % more than bare.
+        const pairs = of.map((r) => [r, bareOf(r.round)] as const).filter((p): p is readonly [Run, Run] => p[1] !== undefined);
+        if (setup !== 'bare' && pairs.length > 0) {
+          row.cpuAdded = added(pairs.map(([r, b]) => r.cpuMicrosPerRequest / b.cpuMicrosPerRequest - 1));
+          row.requestsPerSecondLost = added(pairs.map(([r, b]) => 1 - r.requestsPerSecond / b.requestsPerSecond));
+          row.p99Added = added(pairs.map(([r, b]) => r.p99Ms / b.p99Ms - 1));
+        }
+        table[setup] = row;
+        lines.push([
+          framework,
+          handler,
+          setup,
+          String(row.requestsPerSecond),
+          `${row.p99Ms.toFixed(2)} ms`,
+          `${row.cpuMicrosPerRequest.toFixed(2)} us`,
+          row.cpuAdded ? `${pct(row.cpuAdded.median)} (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})` : '',
+          row.requestsPerSecondLost ? pct(row.requestsPerSecondLost.median) : '',
+          row.p99Added ? pct(row.p99Added.median) : '',
+        ]);
+      }
     }
   }
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((line) => line[i].length)));
+  console.log(lines.map((line) => line.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n'));
   const result = {
     date: new Date().toISOString(),
     node: process.version,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
-    config: { pinned: pin, rounds, durationSeconds: duration, warmupSeconds: warmup, connections, path: PATH, target: { requestsPerSecondLoss: 0.03, p99Added: 0.03 } },
+    config: {
+      pinned: pin,
+      base: values.base ?? null,
+      rounds,
+      blocks,
+      blockSeconds: duration,
+      warmupSeconds: warmup,
+      connections,
+      path: PATH,
+      handlers,
+      target: { cpuAdded: { realistic: 0.03, hello: 0.05 } },
+    },
     // The machine is shared: its 1-minute load average around the run, for judging the noise.
     loadAverage: { before: round3(loadBefore), after: round3(os.loadavg()[0]) },
     recorded,
     summary,
-    loss,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
   };
   await mkdir(dirname(values.out), { recursive: true });
   await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
-  console.log(JSON.stringify({ summary, loss }));
+  console.log(JSON.stringify({ summary }));
 }
 
 const argv = process.argv.slice(2);
 if (argv[0] === '--serve') {
-  await serve(argv[1] as Framework, argv[2] as Setup);
-} else {
+  await serve(argv[1] as Framework, argv[2] as Setup, (argv[3] as Handler | undefined) ?? 'hello');
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await main();
 }

@@ -34,6 +34,12 @@ orders.get('/:orderId', async (req, res) => {
   res.json({ order: req.params.orderId });
 });
 app.use('/orders', orders);
+// Mounted on a parameterised path: labelled by its template, /orgs/:org/members/:memberId, never /orgs/acme/...
+const members = express.Router({ mergeParams: true });
+members.get('/members/:memberId', (req, res) => {
+  res.json({ org: (req.params as Record<string, string>).org, member: req.params.memberId });
+});
+app.use('/orgs/:org', members);
 app.get('/boom', () => {
   throw new Error('boom');
 });
@@ -46,12 +52,22 @@ app.use((_err: unknown, _req: express.Request, res: express.Response, _next: exp
 const server = http.createServer(app);
 await new Promise<void>((resolve) => server.listen(Number(values.port), '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-console.log(`listening on ${base} (try ${base}/users/1, ${base}/orders/7, ${base}/boom)`);
+console.log(`listening on ${base} (try ${base}/users/1, ${base}/orders/7, ${base}/orgs/acme/members/3, ${base}/boom)`);
 
 // Light traffic: about 50 requests a second over a few routes, a few failing, a few abandoned by the client.
 const traffic = setInterval(() => {
   const roll = Math.random();
-  const path = roll < 0.5 ? `/users/${Math.floor(Math.random() * 1000)}` : roll < 0.9 ? `/orders/${Math.floor(Math.random() * 100)}` : roll < 0.95 ? '/boom' : '/nope';
+  const org = ['acme', 'globex', 'initech'][Math.floor(Math.random() * 3)];
+  const path =
+    roll < 0.4
+      ? `/users/${Math.floor(Math.random() * 1000)}`
+      : roll < 0.6
+        ? `/orgs/${org}/members/${Math.floor(Math.random() * 50)}`
+        : roll < 0.9
+          ? `/orders/${Math.floor(Math.random() * 100)}`
+          : roll < 0.95
+            ? '/boom'
+            : '/nope';
   const signal = Math.random() < 0.02 ? AbortSignal.timeout(3) : undefined;
   fetch(base + path, { signal })
     .then((r) => r.arrayBuffer())
@@ -61,6 +77,7 @@ const traffic = setInterval(() => {
 
 async function stop(): Promise<void> {
   clearInterval(traffic);
+  tracking.stop();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await metrics.shutdown();

@@ -12,7 +12,7 @@ export {
   UNMATCHED_ROUTE,
   type HttpMetricsOptions,
   type Outcome,
-} from './http-common.js';
+} from './http/names.js';
 export {
   bullmqQueueDepth,
   combineQueueDepths,

@@ -2,21 +2,28 @@
  * SSE connections on node:http without a framework integration: `const track = trackSse(metrics)`, then
  * `track(res)` in the handler, before or after the head is written. The response counts in
  * `sse.active_connections` once its head says `Content-Type: text/event-stream` (status 2xx) and is released
- * exactly once when it closes, however it ends (server end, client gone, destroy, error).
+ * exactly once when it closes, however it ends (server end, client gone, destroy, error). `track.stop()` releases
+ * the SSE head wrapper when it was the last user; streams already open are still released when they close.
  *
- * The Express and Fastify integrations and instrumentHttpServer() already count SSE responses; calling track(res)
- * on a response they track only makes sure it is watched.
+ * The Express and Fastify integrations and instrumentHttpServer() already count the SSE responses they claim;
+ * calling track(res) on one of them only makes sure it is watched.
  */
 import type { ServerResponse } from 'node:http';
 import type { Metrics } from '../core/api.js';
-import { HttpTracker, Tracked } from './http-common.js';
+import { HttpTracker, Tracked } from './http/tracker.js';
 
-export type SseTracker = (res: ServerResponse) => void;
+export interface SseTracker {
+  (res: ServerResponse): void;
+  stop(): void;
+}
 
 export function trackSse(metrics: Metrics): SseTracker {
   const tracker = new HttpTracker(metrics, { sse: true, countRequests: false });
-  return (res) => {
+  const track = (res: ServerResponse) => {
+    if (tracker.isStopped) return;
     const tracked = Tracked.of(res) ?? tracker.begin(res, undefined);
-    tracked?.tracker.armSse(tracked);
+    // A response some integration claimed stays with it (same gauge); otherwise this tracker takes it for SSE only.
+    (tracked.claimed ? tracked.tracker : tracker).armSse(tracked);
   };
+  return Object.assign(track, { stop: () => tracker.stop() });
 }
