@@ -46,7 +46,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +55,7 @@ import { startCloudWatchServer, type CloudWatchServer } from '../test/helpers/cl
 import { decodePoints, msToNs, startOtlpReceiver } from '../test/helpers/otlp-receiver.js';
 import { findSamples, parseExposition } from '../test/helpers/exposition.js';
 import { PROMETHEUS, prometheusAvailable, startPrometheus, type PrometheusServer } from '../test/helpers/prometheus-server.js';
+import { startEmfAgentListener as startTcpAgent } from '../test/helpers/emf-agent-listener.js';
 
 const SAMPLES = Math.max(3, Number(process.env.LATENCY_SAMPLES ?? 20));
 const PROM_TARGETS = Math.max(1, Number(process.env.PROM_TARGETS ?? 8));
@@ -75,35 +75,6 @@ const log = (line = '') => process.stdout.write(`${line}\n`);
 // ---------------------------------------------------------------------------------------------------------------
 // Backends and sinks
 
-/** Loopback stand-in for the CloudWatch agent's EMF TCP listener (port 25888 in real life): newline-delimited JSON. */
-async function startTcpAgent() {
-  const lines: Array<{ at: number; text: string }> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      const at = Date.now();
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        lines.push({ at, text: buffer.slice(0, nl) });
-        buffer = buffer.slice(nl + 1);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    lines,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** Notes when the dispatcher hands each window to the sink, then delegates. */
 function timed(sink: Sink, handedAt: Map<number, number>): Sink {

@@ -35,7 +35,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -50,6 +49,7 @@ import { fetchExposition, getValueFromPrometheusResponse } from '../test/k8s/met
 import { startLabelledPrometheus, type LabelledPrometheus } from '../test/k8s/prometheus.js';
 import { SimulatedHpa, type MetricTarget } from './signal-hpa.js';
 import { renderTimeline } from './signal-svg.js';
+import { startEmfAgentListener as startTcpAgent } from '../test/helpers/emf-agent-listener.js';
 
 /** SIGNAL_SMOKE=1: 2 short trials written to SIGNAL_OUT (default a temp dir), to check the harness only. */
 const SMOKE = process.env.SIGNAL_SMOKE === '1';
@@ -106,34 +106,6 @@ interface PodProc {
 // ---------------------------------------------------------------------------------------------------------------
 // Receivers
 
-async function startTcpAgent() {
-  const lines: Array<{ at: number; text: string }> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      const at = Date.now();
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        lines.push({ at, text: buffer.slice(0, nl) });
-        buffer = buffer.slice(nl + 1);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    lines,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pods and load

@@ -36,6 +36,7 @@ import { fetchExposition, readEndpoints, realExpfmt, type AggregationType } from
 import { containerEnv, startPod, waitFor, type Pod } from './pods.js';
 import { startLabelledPrometheus, type LabelledPrometheus } from './prometheus.js';
 import { parseDocuments } from './validate.js';
+import { startEmfAgentListener } from '../helpers/emf-agent-listener.js';
 
 type Json = Record<string, any>;
 const examples = (file: string): Json[] => parseDocuments(readFileSync(new URL(`../../examples/k8s/${file}`, import.meta.url), 'utf8'));
@@ -388,31 +389,15 @@ describe("the selectors' labels are the ones the HTTP integration records", () =
 // ---------------------------------------------------------------------------------------------------------------
 // Loopback stand-ins
 
-async function startTcpAgent(): Promise<{ port: number; docs: EmfDocument[]; stop(): Promise<void> }> {
-  const docs: EmfDocument[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        docs.push(validateEmf(buffer.slice(0, nl)));
-        buffer = buffer.slice(nl + 1);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** The EMF agent listener, its lines parsed and validated as EMF documents on arrival. */
+async function startTcpAgent(): Promise<{ port: number; readonly docs: EmfDocument[]; stop(): Promise<void> }> {
+  const listener = await startEmfAgentListener();
   return {
-    port: (server.address() as AddressInfo).port,
-    docs,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    port: listener.port,
+    get docs() {
+      return listener.lines.map((line) => validateEmf(line.text));
     },
+    stop: () => listener.stop(),
   };
 }
 
