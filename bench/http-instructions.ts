@@ -37,7 +37,9 @@
  *   time holds ~50x fewer requests than natively, so the per-window work (sealing, the Prometheus sink's apply,
  *   which grows with how busy the second was) would be charged ~50x too much per request, and it escapes the timer
  *   exclusion through V8's trampolines. What it costs per window is measured by bench:seal.
- * - Every window ends with a full GC (the child runs with --expose-gc), so each starts on a collected heap.
+ * - Windows are long (Fastify 10,000 and 70,000 requests): TurboFan's late compilations and major GCs come in
+ *   chunks whose place is luck; spread over more requests they weigh less. (A forced full GC at every window's
+ *   edge was tried: V8 then recompiled hot code in every window, and the figures got noisier, not steadier.)
  * - The server runs with --no-memory-reducer: that V8 heuristic starts major GCs when it sees little allocation
  *   per wall second, and under valgrind every server looks nearly idle to it (Fastify: no major GC natively over
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
@@ -45,11 +47,11 @@
  *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
- *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats
+ *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats (~1 h)
  *   npm run bench:http:instructions -- --frameworks express --handlers hello --repeats 1
  *   npm run bench:http:instructions -- --setups noop,otel   # more of bench/http.ts's setups
  *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
- *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000 --sockets 4
+ *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000   # shorter, noisier
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
  *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
  *
@@ -132,7 +134,6 @@ async function measure(job: Job): Promise<Measured> {
       // V8's memory reducer starts major GCs when it sees little allocation per wall second: under valgrind every
       // server looks nearly idle to it (Fastify: none natively over 100,000 requests, several under valgrind).
       '--no-memory-reducer',
-      '--expose-gc',
       ...options.nodeFlags,
       '--import',
       'tsx',
@@ -240,16 +241,12 @@ async function session(
     const rest = lastMs - (performance.now() - started);
     if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
     const wallMs = performance.now() - started;
-    // Every window ends on a full GC, so the next starts on a collected heap: a major GC that happens to fall in
-    // one window and not the other no longer decides the figure (each window carries one, of similar heaps).
-    await ask('gc', 'collected', 600_000);
     await callgrind(`--dump=${dump}`);
     return wallMs;
   };
 
   await drive(options.warmup);
   await settle();
-  await ask('gc', 'collected', 600_000);
   await callgrind('--instr=on');
   const firstMs = await window(FIRST_WINDOW, 'first');
   const n2Ms = await window(job.n2, 'n2');
@@ -337,9 +334,9 @@ async function main(): Promise<void> {
       setups: { type: 'string', default: '' },
       base: { type: 'string' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
-      express: { type: 'string', default: '1000,7000' },
-      fastify: { type: 'string', default: '4000,24000' },
-      warmup: { type: 'string', default: '8000' },
+      express: { type: 'string', default: '2000,14000' },
+      fastify: { type: 'string', default: '10000,70000' },
+      warmup: { type: 'string', default: '20000' },
       sockets: { type: 'string', default: '4' },
       repeats: { type: 'string', default: '2' },
       // One more server than cores: N1 windows spend most of their time idle. Counts do not depend on it.
@@ -471,7 +468,7 @@ async function main(): Promise<void> {
       'callgrind, JIT on, instrumentation on after warm-up; in one server process a window of N2 requests, then one of N1 requests ' +
       'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
       'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
-      'server run with --no-memory-reducer --expose-gc, a full GC ending every window, scalesignal with 60 s windows',
+      'server run with --no-memory-reducer, scalesignal with 60 s windows',
     config: { handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,

@@ -218,11 +218,7 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
   let mark = process.cpuUsage();
   process.on('message', (message: { type: string }) => {
-    if (message.type === 'gc') {
-      // bench:http:instructions starts every window on a collected heap (the child runs with --expose-gc).
-      (globalThis as { gc?: () => void }).gc?.();
-      process.send?.({ type: 'collected' });
-    } else if (message.type === 'mark') {
+    if (message.type === 'mark') {
       mark = process.cpuUsage();
       process.send?.({ type: 'marked' });
     } else if (message.type === 'sample') {
