@@ -4,7 +4,7 @@
  * on a one-series window, so a manifest can never ask for a name the SDK does not emit.
  */
 import type { MetricKind, SeriesWindow, Window } from '../core/window.js';
-import { ACTIVE_REQUESTS, REQUEST_DURATION, SSE_CONNECTIONS } from '../integrations/http-common.js';
+import { ACTIVE_REQUESTS, REQUEST_DURATION, SSE_CONNECTIONS } from '../integrations/http/names.js';
 import { dimensionRules } from '../sinks/aws/dimensions.js';
 import { AwsView } from '../sinks/aws/view.js';
 import { DatumConverter } from '../sinks/cloudwatch/datum.js';

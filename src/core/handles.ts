@@ -92,25 +92,12 @@ export class BoundGaugeHandle implements BoundGauge {
   }
 
   set(value: number): void {
-    if (typeof value === 'number' && value - value === 0) {
-      const o = this.clock[0] * this.pageSize + this.index;
-      const sum = this.sum[o] + value;
-      if (sum - sum === 0) {
-        this.current[this.index] = value;
-        this.sum[o] = sum;
-        this.last[o] = value;
-        if (value < this.min[o]) this.min[o] = value;
-        if (value > this.max[o]) this.max[o] = value;
-        this.count[o]++;
-        return;
-      }
-    }
-    this.drops.drop(this.metric, gaugeReason(value));
+    this.setInSlot(value, this.clock[0]);
   }
 
   /**
-   * An observed gauge's value for a window that has closed but is not sealed yet (its callback answered after
-   * the boundary): written into that window's slot, so it lands in the second it was polled for.
+   * set() into a given slot. An observed gauge's value for a window that has closed but is not sealed yet (its
+   * callback answered after the boundary) goes into that window's slot, so it lands in the second it was polled for.
    */
   setInSlot(value: number, slot: number): void {
     if (typeof value === 'number' && value - value === 0) {

@@ -74,7 +74,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
     this.selfMetrics = new SelfMetrics(this.instruments);
     const idleWindows = Math.ceil((options.seriesIdleSeconds * 1000) / this.intervalMs);
     this.sealer = new Sealer(this.table, options.histogramScale, options.resource, idleWindows);
-    this.stamper = new WindowStamper(this.intervalMs, options.histogramScale);
+    this.stamper = new WindowStamper(this.intervalMs);
     this.runners = options.sinks.map(
       (sink) =>
         new SinkRunner(sink, {

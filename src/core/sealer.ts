@@ -4,6 +4,7 @@
  */
 import { bucketMapping, type BucketMapping } from './histogram/mapping.js';
 import { quantilesInto } from './histogram/quantiles.js';
+import { WINDOW_QUANTILES } from './histogram/window-histograms.js';
 import { clearSlot, PAGE_SIZE } from './pages.js';
 import type { Series, SeriesTable } from './series.js';
 import type { HistogramBuckets, Resource, SeriesWindow, Window } from './window.js';
@@ -19,12 +20,11 @@ export interface SealRequest {
   readonly slot: number;
 }
 
-const QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
 export class Sealer {
   private readonly scratch: Float64Array;
   private readonly mapping: BucketMapping;
-  private readonly quantiles = new Float64Array(QUANTILES.length);
+  private readonly quantiles = new Float64Array(WINDOW_QUANTILES.length);
 
   constructor(
     private readonly table: SeriesTable,
@@ -142,7 +142,7 @@ export class Sealer {
     const buckets = this.collectBuckets(entry, slot, min, max);
     if (slot >= 0) this.clear(entry, slot);
     const q = this.quantiles;
-    quantilesInto(buckets, QUANTILES, min, max, q);
+    quantilesInto(buckets, WINDOW_QUANTILES, min, max, q);
     return histogramWindow(entry, count, sum, min, max, last, count / seconds, q[0], q[1], q[2], q[3], buckets);
   }
 

@@ -3,17 +3,13 @@
  * add, min and max combine, histograms add bucket-wise and their quantiles are computed again, and a gauge's or
  * counter's state (last value, running total) is the later window's.
  */
-import { BucketAccumulator } from './histogram/accumulator.js';
-import { quantilesInto } from './histogram/quantiles.js';
+import { mergeWindowHistograms } from './histogram/window-histograms.js';
 import type { SeriesWindow } from './window.js';
-
-const QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
 export function mergeSeriesWindows(
   earlier: readonly SeriesWindow[],
   later: readonly SeriesWindow[],
   seconds: number,
-  scale: number,
 ): readonly SeriesWindow[] {
   const byKey = new Map<string, SeriesWindow>();
   for (const series of later) byKey.set(series.key, series);
@@ -22,7 +18,7 @@ export function mergeSeriesWindows(
   for (const a of earlier) {
     const b = byKey.get(a.key);
     seen.add(a.key);
-    merged.push(Object.freeze(b === undefined ? rated(a, seconds) : mergeSeries(a, b, seconds, scale)));
+    merged.push(Object.freeze(b === undefined ? rated(a, seconds) : mergeSeries(a, b, seconds)));
   }
   for (const b of later) if (!seen.has(b.key)) merged.push(Object.freeze(rated(b, seconds)));
   return Object.freeze(merged);
@@ -44,7 +40,7 @@ function maxOf(a: number, b: number): number {
   return Math.max(a, b);
 }
 
-function mergeSeries(a: SeriesWindow, b: SeriesWindow, seconds: number, scale: number): SeriesWindow {
+function mergeSeries(a: SeriesWindow, b: SeriesWindow, seconds: number): SeriesWindow {
   const count = a.count + b.count;
   const sum = a.sum + b.sum;
   const rate = (a.kind === 'counter' ? sum : count) / Math.max(seconds, 0.001);
@@ -61,24 +57,5 @@ function mergeSeries(a: SeriesWindow, b: SeriesWindow, seconds: number, scale: n
   }
   const min = minOf(a.min, b.min);
   const max = maxOf(a.max, b.max);
-  const accumulated = new BucketAccumulator(scale);
-  accumulated.add(a.buckets);
-  accumulated.add(b.buckets);
-  const buckets = accumulated.toBuckets();
-  const q = new Float64Array(QUANTILES.length);
-  quantilesInto(buckets, QUANTILES, min, max, q);
-  return {
-    ...b,
-    count,
-    sum,
-    min,
-    max,
-    rate,
-    total: count,
-    p50: q[0],
-    p90: q[1],
-    p95: q[2],
-    p99: q[3],
-    buckets: Object.freeze({ ...buckets, counts: Object.freeze(buckets.counts) }),
-  };
+  return { ...b, count, sum, min, max, rate, total: count, ...mergeWindowHistograms(a.buckets, b.buckets, min, max) };
 }

@@ -16,17 +16,14 @@ export class WindowStamper {
   private lastStamped = -Infinity;
   private carried: Window | undefined;
 
-  constructor(
-    private readonly intervalMs: number,
-    private readonly scale: number,
-  ) {}
+  constructor(private readonly intervalMs: number) {}
 
   /**
    * The window to deliver for a sealed interval, or undefined when it is carried into the next one.
    * `sequence` is the interval the records belong to; `mustDeliver` is set by flush() and shutdown().
    */
   stamp(window: Window, sequence: number, mustDeliver: boolean): Window | undefined {
-    const merged = this.carried === undefined ? window : mergeWindows(this.carried, window, this.scale);
+    const merged = this.carried === undefined ? window : mergeWindows(this.carried, window);
     this.carried = undefined;
     let stampSequence = sequence;
     if (sequence <= this.lastStamped) {
@@ -41,12 +38,12 @@ export class WindowStamper {
   }
 }
 
-function mergeWindows(earlier: Window, later: Window, scale: number): Window {
+function mergeWindows(earlier: Window, later: Window): Window {
   return {
     start: earlier.start,
     end: later.end,
     timestamp: later.timestamp,
     resource: later.resource,
-    series: mergeSeriesWindows(earlier.series, later.series, (later.end - earlier.start) / 1000, scale),
+    series: mergeSeriesWindows(earlier.series, later.series, (later.end - earlier.start) / 1000),
   };
 }

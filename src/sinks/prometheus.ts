@@ -44,6 +44,8 @@ import { quantileSuffix, sanitizeLabelName, sanitizeMetricName } from './prometh
 import { PROTOBUF_CONTENT_TYPE } from './prometheus/protobuf-exposition.js';
 import { contentType } from './prometheus/render.js';
 import { PrometheusState, type BucketsContext } from './prometheus/state.js';
+import { RateLimit } from '../core/reporter.js';
+import { WINDOW_QUANTILES } from '../core/histogram/window-histograms.js';
 
 export { powerOfTwoBuckets } from './prometheus/buckets.js';
 export type { BucketsContext } from './prometheus/state.js';
@@ -114,8 +116,6 @@ export interface PrometheusSink extends Sink {
 }
 
 const DEFAULT_PORT = 9464;
-const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
-const REPEAT_MS = 60_000;
 
 function defaultOnError(error: Error): void {
   process.emitWarning(error.message, { type: 'ScalesignalWarning', code: 'SCALESIGNAL_PROMETHEUS' });
@@ -192,12 +192,9 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
     warned.add(key);
     emit(new Error(`prometheus sink: ${message}`));
   };
-  const lastReport = new Map<string, number>();
+  const limit = new RateLimit();
   const report = (key: string, error: unknown): void => {
-    const now = Date.now();
-    if (now - (lastReport.get(key) ?? -Infinity) < REPEAT_MS) return;
-    lastReport.set(key, now);
-    emit(error);
+    if (limit.allow(key)) emit(error);
   };
 
   const bucketsOption = options.buckets;
@@ -210,7 +207,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
         : typeof options.serviceLabel === 'string' && options.serviceLabel !== ''
           ? sanitizeLabelName(options.serviceLabel)
           : undefined,
-    quantiles: [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b),
+    quantiles: [...(options.quantiles ?? WINDOW_QUANTILES)].sort((a, b) => a - b),
     quantileWindowMs: (options.quantileWindowSeconds ?? 10) * 1000,
     buckets: typeof bucketsOption === 'function' ? bucketsOption : () => bucketsOption,
     bucketsPerOctave: options.bucketsPerOctave ?? 1,

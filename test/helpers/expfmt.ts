@@ -4,7 +4,7 @@
  * offline, into .tmp/. Parsing with someone else's parser keeps our renderer's blind spots out of the tests.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,20 +35,27 @@ export interface ExpfmtFamily {
   readonly metric: readonly ExpfmtMetric[];
 }
 
-function build(): void {
+/**
+ * Builds the parser once (synchronously: call it in beforeAll, before servers start in this process, since a
+ * first build takes seconds and blocks the event loop). Builds to a private path and renames, so test files
+ * building at the same time never run a half-written binary.
+ */
+export function buildExpfmt(): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
   if (spawnSync('go', ['version']).status !== 0) throw new Error(`Go is missing; install it with: ${EXPFMT_INSTALL}`);
   mkdirSync(`${root}.tmp`, { recursive: true });
-  execFileSync('go', ['build', '-o', binary, './test/helpers/expfmt/'], {
+  const partial = `${binary}.${process.pid}`;
+  execFileSync('go', ['build', '-o', partial, './test/helpers/expfmt/'], {
     cwd: root,
     env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: `${root}.tmp/gocache`, GOFLAGS: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  renameSync(partial, binary);
 }
 
 /** Parses a text exposition (0.0.4) with expfmt; throws with expfmt's message when it is not valid. */
 export function parseWithExpfmt(text: string): ExpfmtFamily[] {
-  build();
+  buildExpfmt();
   const result = spawnSync(binary, [], { input: text, maxBuffer: 256 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`expfmt rejected the exposition: ${result.stderr.toString().trim()}`);
   return JSON.parse(result.stdout.toString()) as ExpfmtFamily[];

@@ -238,15 +238,25 @@ export interface AggregatedRead {
 /** `aggregateMetricsFromMultipleEndpoints`. Throws (as KEDA's trigger fails) only when no endpoint could be read. */
 export async function readEndpoints(urls: readonly string[], valueLocation: string, aggregation: AggregationType, parse?: FamiliesParser): Promise<AggregatedRead> {
   if (urls.length === 0) throw new Error('no endpoints provided');
-  const reads = await Promise.all(
+  // Fetch every pod first, then parse: the real parser runs synchronously in this process, and the pods under
+  // test serve from this process too, so parsing one answer while another is in flight would stall it.
+  const fetched = await Promise.all(
     urls.map(async (url) => {
       try {
-        return { url, value: getValueFromPrometheusResponse(await fetchExposition(url), valueLocation, parse) };
+        return { url, text: await fetchExposition(url) };
       } catch (error) {
         return { url, error: (error as Error).message };
       }
     }),
   );
+  const reads = fetched.map(({ url, text, error }) => {
+    if (text === undefined) return { url, error };
+    try {
+      return { url, value: getValueFromPrometheusResponse(text, valueLocation, parse) };
+    } catch (error) {
+      return { url, error: (error as Error).message };
+    }
+  });
   const ok = reads.filter((r) => r.value !== undefined).map((r) => r.value as number);
   if (ok.length === 0) throw new Error(`could not get any metric successfully from the ${urls.length} provided endpoints: ${reads.map((r) => r.error).join('; ')}`);
   let value: number;

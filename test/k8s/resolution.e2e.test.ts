@@ -37,6 +37,7 @@ import { containerEnv, startPod, waitFor, type Pod } from './pods.js';
 import { startLabelledPrometheus, type LabelledPrometheus } from './prometheus.js';
 import { parseDocuments } from './validate.js';
 import { startEmfAgentListener } from '../helpers/emf-agent-listener.js';
+import { buildExpfmt } from '../helpers/expfmt.js';
 
 type Json = Record<string, any>;
 const examples = (file: string): Json[] => parseDocuments(readFileSync(new URL(`../../examples/k8s/${file}`, import.meta.url), 'utf8'));
@@ -110,6 +111,7 @@ function recordLatencies(pod: Pod): void {
 }
 
 beforeAll(async () => {
+  buildExpfmt(); // before any pod serves from this process: a first build blocks for seconds
   if (!prometheusAvailable()) throw new Error(`Prometheus is needed: ${PROMETHEUS_INSTALL}`);
   cloudwatch = await startCloudWatchServer();
   agent = await startTcpAgent();

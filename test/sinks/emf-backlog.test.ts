@@ -1,5 +1,5 @@
 /**
- * The byte estimates behind `maxBacklogBytes` (src/sinks/aws/window-bytes.ts) against the heap V8 really spends:
+ * The byte estimates behind `maxBacklogBytes` (src/core/window-size.ts, src/sinks/aws/string-bytes.ts) against the heap V8 really spends:
  * windows sealed by the real core (1,000 counters, gauges or histograms) and EMF documents, retained and measured
  * after a full GC. The estimate must not be below what is retained, or a byte-bounded backlog would not bound memory.
  */
@@ -8,7 +8,8 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import type { Window } from '../../src/core/window.js';
-import { stringBytes, windowBytes } from '../../src/sinks/aws/window-bytes.js';
+import { estimateWindowBytes } from '../../src/core/window-size.js';
+import { stringBytes } from '../../src/sinks/aws/string-bytes.js';
 import { emfSink } from '../../src/sinks/emf.js';
 import { collectSink } from '../helpers/collect.js';
 
@@ -52,14 +53,14 @@ async function documents(): Promise<string[]> {
 
 describe('backlog byte estimates', () => {
   for (const kind of ['counter', 'gauge', 'histogram'] as const) {
-    it(`a sealed window of 1,000 ${kind}s retains no more than windowBytes() says`, async () => {
+    it(`a sealed window of 1,000 ${kind}s retains no more than estimateWindowBytes() says`, async () => {
       const source = await sealed(kind, 1000, 10);
       expect(source.length).toBeGreaterThanOrEqual(8);
       const before = heap();
       // Retain copies built the way the core builds them (a fresh object per series and window).
       const kept = source.map((w) => ({ ...w, series: w.series.map((s) => ({ ...s, buckets: s.buckets && { ...s.buckets, counts: [...s.buckets.counts] } })) }));
       const retained = (heap() - before) / kept.length;
-      const estimate = kept.reduce((a, w) => a + windowBytes(w), 0) / kept.length;
+      const estimate = kept.reduce((a, w) => a + estimateWindowBytes(w), 0) / kept.length;
       process.stdout.write(`${kind}: retained ${Math.round(retained)} B/window, estimated ${Math.round(estimate)} B/window\n`);
       expect(estimate).toBeGreaterThanOrEqual(retained);
       // And not wildly above it, or the bound would waste most of its budget.

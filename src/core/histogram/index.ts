@@ -5,3 +5,4 @@
 export * from './mapping.js';
 export * from './accumulator.js';
 export * from './quantiles.js';
+export * from './window-histograms.js';

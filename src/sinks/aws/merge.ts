@@ -10,10 +10,8 @@
  * - histograms: counts and sums add, min/max are the smaller/larger, buckets add bucket-wise (at the coarser scale
  *   when the two differ), and P50..P99 are recomputed from the merged buckets.
  */
-import { BucketAccumulator, quantilesInto } from '../../core/histogram/index.js';
+import { mergeWindowHistograms } from '../../core/histogram/index.js';
 import type { SeriesWindow } from '../../core/window.js';
-
-const QUANTILES = [0.5, 0.9, 0.95, 0.99];
 
 export function mergeSeries(a: SeriesWindow, b: SeriesWindow): SeriesWindow {
   switch (a.kind) {
@@ -52,14 +50,7 @@ function mergeHistograms(a: SeriesWindow, b: SeriesWindow): SeriesWindow {
     // Without buckets on both sides no quantile can be computed honestly.
     return { ...merged, buckets: undefined, p50: NaN, p90: NaN, p95: NaN, p99: NaN };
   }
-  // The accumulator adds bucket-wise at the coarser of the two scales (base-2 buckets nest).
-  const accumulated = new BucketAccumulator(Math.max(a.buckets.scale, b.buckets.scale));
-  accumulated.add(a.buckets);
-  accumulated.add(b.buckets);
-  const buckets = accumulated.toBuckets();
-  const q = new Float64Array(QUANTILES.length);
-  quantilesInto(buckets, QUANTILES, min, max, q);
-  return { ...merged, buckets, p50: q[0], p90: q[1], p95: q[2], p99: q[3] };
+  return { ...merged, ...mergeWindowHistograms(a.buckets, b.buckets, min, max) };
 }
 
 /** NaN means "none" (an empty histogram's min): the other side wins. */

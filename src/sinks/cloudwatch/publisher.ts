@@ -15,7 +15,7 @@ import type { SeriesWindow, Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
 import { namespaceFromService } from '../aws/namespace.js';
 import type { AwsView } from '../aws/view.js';
-import { windowBytes } from '../aws/window-bytes.js';
+import { estimateWindowBytes } from '../../core/window-size.js';
 import { Batcher, type Batch, type BatchLimits } from './batcher.js';
 import type { DatumConverter } from './datum.js';
 import type { Pacer } from './pacer.js';
@@ -174,7 +174,7 @@ export class Publisher {
           inFlight: 0,
           touched: false,
           failed: false,
-          bytes: windowBytes(window),
+          bytes: estimateWindowBytes(window),
           done: false,
         };
         this.evict(this.queue.push(entry), 'overflow');

@@ -16,6 +16,7 @@ import { EventStreams } from './events.js';
 import { History } from './history.js';
 import { FIELDS, Indicators, type IndicatorNames } from './indicators.js';
 import { closeServer, handler, listen } from './server.js';
+import { RateLimit } from '../../core/reporter.js';
 
 export interface DashboardThresholds {
   /** In-flight requests at which the service should scale (the KEDA/HPA target). */
@@ -150,11 +151,9 @@ export function dashboardSink(options: DashboardSinkOptions = {}): DashboardSink
   const onError =
     options.onError ??
     ((error: Error) => process.emitWarning(error.message, { type: 'ScalesignalWarning', code: 'SCALESIGNAL_DASHBOARD' }));
-  const lastReport = new Map<string, number>();
+  const limit = new RateLimit();
   const report = (key: string, error: unknown): void => {
-    const now = Date.now();
-    if (now - (lastReport.get(key) ?? -Infinity) < 60_000) return;
-    lastReport.set(key, now);
+    if (!limit.allow(key)) return;
     try {
       onError(error instanceof Error ? error : new Error(String(error)));
     } catch {

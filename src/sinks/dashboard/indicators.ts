@@ -2,7 +2,7 @@
  * One dashboard point per Window: the leading indicators as numbers, null where the window has no such series
  * (the chart shows a gap rather than a made-up zero).
  *
- * The default names are those scalesignal's integrations emit (src/integrations: http-common.ts, sse, queues,
+ * The default names are those scalesignal's integrations emit (src/integrations: http/names.ts, sse, queues,
  * event-loop.ts); a test keeps them in step. They are repeated here rather than imported so the sink depends
  * on the core only. OpenTelemetry instrumentation recorded through scalesignal/otel uses the same
  * `http.server.request.duration` (in s rather than ms: converted by unit) and `http.server.active_requests`.

@@ -17,7 +17,8 @@ import type { Logger } from '../../core/api.js';
 import { RateLimitedReporter } from '../../core/reporter.js';
 import type { Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
-import { stringBytes, windowBytes } from '../aws/window-bytes.js';
+import { estimateWindowBytes } from '../../core/window-size.js';
+import { stringBytes } from '../aws/string-bytes.js';
 import { Backlog, type Entry } from './backlog.js';
 import type { DocumentWriter, Written } from './writer.js';
 
@@ -97,7 +98,7 @@ export class EmfDelivery {
         busy: 0,
         touched: false,
         failed: false,
-        bytes: windowBytes(window),
+        bytes: estimateWindowBytes(window),
         done: false,
       };
       entries.push(entry);
