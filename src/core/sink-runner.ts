@@ -29,6 +29,8 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
  */
 const MAX_BACKOFF_MS = 10_000;
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 interface Entry {
   readonly window: Window;
   readonly bytes: number;
@@ -170,6 +172,9 @@ export class SinkRunner {
     if (this.running) return;
     this.running = true;
     try {
+      // Export on a turn of its own, not inside the seal: the seal and every sink's synchronous work would
+      // otherwise run back to back as one pause of the host's event loop.
+      await nextTurn();
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];

@@ -227,7 +227,8 @@ describe('SinkRunner under random fault schedules', () => {
       onOutcome: (_s, outcome, n) => (counts[outcome] += n),
     });
     const w = (t: number) => ({ ...window(t, []), timestamp: t });
-    runner.enqueue([w(1000)]); // in flight for 400 ms
+    runner.enqueue([w(1000)]); // in flight for 400 ms from the next turn
+    await vi.advanceTimersByTimeAsync(0);
     let flushed = false;
     void runner.flushed().then(() => (flushed = true));
     runner.enqueue([w(2000), w(3000), w(4000), w(5000)]); // overflows: two dropped while the first is in flight

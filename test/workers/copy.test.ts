@@ -11,7 +11,7 @@ import { fakeLane, mapping } from './fake-lane.js';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0, 250);
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
   vi.setSystemTime(T0);
 });
 afterEach(() => {
