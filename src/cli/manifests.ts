@@ -320,6 +320,8 @@ function deployment(r: Resolved): Manifest {
     env.push({ name: 'AWS_EMF_AGENT_ENDPOINT', value: 'tcp://$(HOST_IP):25888' });
     env.push({ name: 'AWS_EMF_NAMESPACE', value: r.cloudwatchNamespace });
   }
+  const p99OnPods = r.path === 'metrics-api' && r.indicators.includes('p99');
+  if (p99OnPods) env.push({ name: 'SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES', value: 'zero' });
   if (r.path === 'cloudwatch' && r.cloudwatchSource === 'putmetricdata') {
     env.push({ name: 'SCALESIGNAL_CLOUDWATCH_NAMESPACE', value: r.cloudwatchNamespace });
     env.push({ name: 'SCALESIGNAL_FLEET_SIZE', value: String(r.fleetSize) });
@@ -361,6 +363,12 @@ function deployment(r: Resolved): Manifest {
     { path: [...c, 'env', envIndex('POD_NAME')], text: 'downward API: k8s.pod.name / namespace / node on every window, and the PutMetricData pacing phase' },
     { path: [...c, 'resources', 'requests', 'cpu'], text: 'scheduling needs it, and a CPU HPA measures utilisation against it' },
   );
+  if (p99OnPods) {
+    notes.push({
+      path: [...c, 'env', envIndex('SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES')],
+      text: 'an idle pod reports P99 0 instead of no sample: KEDA fails a read without one, and an idle fleet could not scale in',
+    });
+  }
   if (envIndex('AWS_EMF_AGENT_ENDPOINT') >= 0) {
     notes.push({ path: [...c, 'env', envIndex('AWS_EMF_AGENT_ENDPOINT')], text: "the CloudWatch agent DaemonSet's EMF listener on this node" });
   }
@@ -486,7 +494,7 @@ function metricsApiTriggers(r: Resolved, indicator: Indicator): Trigger[] {
       ];
     case 'p99':
       return r.routes.map((route) =>
-        base(routeName(route), selector(names.p99, routeLabels(route)), 'max', 'Value', t.p99Ms, `P99 of ${route.method} ${route.route} over the last 10 s, the slowest pod's; ${t.p99Ms} ms. A pod without requests in 10 s has no P99 and is skipped; with none the trigger fails, which holds scale-down`),
+        base(routeName(route), selector(names.p99, routeLabels(route)), 'max', 'Value', t.p99Ms, `P99 of ${route.method} ${route.route} over the last 10 s, the slowest pod's; ${t.p99Ms} ms. A pod without requests in 10 s reads 0 (SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES=zero)`),
       );
   }
 }

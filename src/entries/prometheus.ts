@@ -3,6 +3,7 @@ export {
   prometheusSink,
   powerOfTwoBuckets,
   type BucketsContext,
+  type IdleQuantiles,
   type PrometheusSink,
   type PrometheusSinkOptions,
   type ScrapeHandler,

@@ -45,6 +45,8 @@ import { PROTOBUF_CONTENT_TYPE } from './prometheus/protobuf-exposition.js';
 import { contentType } from './prometheus/render.js';
 import { PrometheusState, type BucketsContext } from './prometheus/state.js';
 import { RateLimit } from '../core/reporter.js';
+import { stringFromEnv } from '../core/config.js';
+import { ConfigError, ConfigErrorCode } from '../core/errors.js';
 import { WINDOW_QUANTILES } from '../core/histogram/window-histograms.js';
 
 export { powerOfTwoBuckets } from './prometheus/buckets.js';
@@ -96,10 +98,33 @@ export interface PrometheusSinkOptions {
   quantiles?: readonly number[];
   /** Seconds of windows merged for the quantile gauges. Default 10. */
   quantileWindowSeconds?: number;
+  /**
+   * The quantile gauges of a histogram with no recordings in the quantile window: `'absent'` (default) leaves them
+   * out, `'zero'` reports 0. A KEDA metrics-api P99 trigger needs `'zero'` to scale an idle fleet in: KEDA fails on
+   * a missing sample and the HPA then holds scale-down. Default from SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES.
+   */
+  idleQuantiles?: IdleQuantiles;
   /** Gzip the response when the scraper accepts it (Prometheus does). Default true. */
   gzip?: boolean;
   /** Listen failures, render failures, name collisions. Default `process.emitWarning`. Never thrown. */
   onError?: (error: Error) => void;
+}
+
+export type IdleQuantiles = 'absent' | 'zero';
+const IDLE_QUANTILES: readonly IdleQuantiles[] = ['absent', 'zero'];
+const IDLE_QUANTILES_ENV = 'SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES';
+
+function idleQuantiles(option: unknown): IdleQuantiles {
+  if (option !== undefined) {
+    if (!IDLE_QUANTILES.includes(option as IdleQuantiles)) throw new RangeError(`prometheusSink: idleQuantiles must be 'absent' or 'zero', got ${String(option)}`);
+    return option as IdleQuantiles;
+  }
+  const raw = stringFromEnv(process.env, IDLE_QUANTILES_ENV)?.toLowerCase();
+  if (raw === undefined) return 'absent';
+  if (!IDLE_QUANTILES.includes(raw as IdleQuantiles)) {
+    throw new ConfigError(`environment variable ${IDLE_QUANTILES_ENV}=${JSON.stringify(raw)} must be absent or zero`, ConfigErrorCode.environment);
+  }
+  return raw as IdleQuantiles;
 }
 
 export interface PrometheusSink extends Sink {
@@ -209,6 +234,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
           : undefined,
     quantiles: [...(options.quantiles ?? WINDOW_QUANTILES)].sort((a, b) => a - b),
     quantileWindowMs: (options.quantileWindowSeconds ?? 10) * 1000,
+    idleQuantilesZero: idleQuantiles(options.idleQuantiles) === 'zero',
     buckets: typeof bucketsOption === 'function' ? bucketsOption : () => bucketsOption,
     bucketsPerOctave: options.bucketsPerOctave ?? 1,
     warnOnce,

@@ -334,6 +334,29 @@ describe('quantile gauges', () => {
     expect(sampleValue(parsed, 'lat_count')).toBe(3);
   });
 
+  it("report 0 for an idle histogram with idleQuantiles 'zero' (or the environment), so a metrics-api P99 trigger reads an idle pod", async () => {
+    const saved = process.env.SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES;
+    try {
+      for (const options of [{ idleQuantiles: 'zero' as const }, 'env'] as const) {
+        if (options === 'env') process.env.SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES = ' Zero ';
+        const sink = await start({ quantileWindowSeconds: 1, ...(options === 'env' ? {} : options) });
+        const empty = histogramOf([]);
+        sink.export([window(at(0), [series({ name: 'lat', kind: 'histogram', ...histogramOf([40, 50, 60]) })])]);
+        expect(sampleValue(await scrape(sink), 'lat_p99')).toBe(60);
+        sink.export([window(at(1), [series({ name: 'lat', kind: 'histogram', ...empty })])]);
+        const parsed = await scrape(sink);
+        for (const suffix of ['p50', 'p90', 'p95', 'p99']) expect(sampleValue(parsed, `lat_${suffix}`), suffix).toBe(0);
+        expect(sampleValue(parsed, 'lat_count')).toBe(3);
+      }
+      process.env.SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES = 'never';
+      expect(() => prometheusSink({ server: false })).toThrow(/SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES="never" must be absent or zero/);
+      expect(() => prometheusSink({ server: false, idleQuantiles: 'none' as never })).toThrow(RangeError);
+    } finally {
+      if (saved === undefined) delete process.env.SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES;
+      else process.env.SCALESIGNAL_PROMETHEUS_IDLE_QUANTILES = saved;
+    }
+  });
+
 });
 
 describe('eviction', () => {

@@ -24,6 +24,8 @@ export interface StateOptions {
   /** Ascending. */
   readonly quantiles: readonly number[];
   readonly quantileWindowMs: number;
+  /** Report 0 for the quantiles of a histogram without recordings in the window (else leave them out). */
+  readonly idleQuantilesZero?: boolean;
   /** `le` bounds in the recorded unit; undefined means the default set for the unit. */
   readonly buckets: (metric: BucketsContext) => readonly number[] | undefined;
   readonly bucketsPerOctave: number;
@@ -393,7 +395,11 @@ export class PrometheusState {
     const quantiles = this.options.quantiles;
     if (quantiles.length === 0) return;
     this.prune(st);
-    if (st.sliding.total === 0) return; // no data in the window: no sample, not a made-up 0
+    if (st.sliding.total === 0) {
+      // No data in the window: no sample unless asked for 0 (see idleQuantiles).
+      if (this.options.idleQuantilesZero) for (let i = 0; i < quantiles.length; i++) out[i].push({ labels: NO_LABELS, sharedLabels: st.labels, value: 0 });
+      return;
+    }
     let min = Infinity;
     let max = -Infinity;
     for (const r of st.recent) {
