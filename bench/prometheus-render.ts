@@ -3,8 +3,9 @@
  * (prom-client's Registry) against the protobuf exposition with native histograms (hand-written encoder), and the
  * same protobuf messages encoded by protobufjs from prebuilt objects, as a reference for the encoder alone.
  * State: 300 counters, 100 gauges, 50 histograms (lognormal latencies, ~300-700 non-empty buckets each, classic
- * `le` buckets + quantile gauges), i.e. a busy service. Each round invalidates (a new window) and renders once:
- * the snapshot of the state plus the format, what the first scrape after a window pays. Median and p90 of 200
+ * `le` buckets + quantile gauges), i.e. a busy service. Each round applies a window (untimed) and renders once:
+ * the snapshot of the state plus the format, what the first scrape after a window pays, in one piece (`sliceMs`
+ * Infinity: bench/prometheus-slices.ts measures the sliced path). Median and p90 of 200
  * rounds after 50 warm-up rounds (and the fastest, steadier on a shared machine); bytes raw and gzipped. Writes bench/results/prometheus-render.json.
  *
  *   npm run bench:prometheus-render
@@ -20,9 +21,11 @@ import { Exposition } from '../src/sinks/prometheus/exposition.js';
 import { encodeFamilies } from '../src/sinks/prometheus/protobuf-exposition.js';
 import type { Family } from '../src/sinks/prometheus/families.js';
 import { PrometheusState } from '../src/sinks/prometheus/state.js';
+import { Slicer } from '../src/sinks/prometheus/slicer.js';
 import type { ContentKind } from '../src/sinks/prometheus/render.js';
 import { histogramOf, sample } from '../test/helpers/exp-histogram.js';
 import { series, window } from '../test/helpers/windows.js';
+import type { SeriesWindow } from '../src/core/window.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WARMUP = 50;
@@ -38,16 +41,19 @@ const state = new PrometheusState({
   bucketsPerOctave: 1,
   warnOnce: () => {},
 });
-const list = [];
+const list: SeriesWindow[] = [];
 for (let i = 0; i < 300; i++) list.push(series({ name: `requests.${i % 10}`, kind: 'counter', unit: '{request}', total: 1000 + i, sum: 10, count: 10, labels: { route: `/api/v1/items/${i}`, method: 'GET' } }));
 for (let i = 0; i < 100; i++) list.push(series({ name: `inflight.${i % 5}`, kind: 'gauge', last: i, min: 0, max: i + 3, count: 5, labels: { route: `/api/v1/items/${i}` } }));
 for (let i = 0; i < 50; i++) {
   const h = histogramOf(sample('lognormal sigma 1.2', 5000, i + 1));
   list.push(series({ name: `http.server.request.duration.${i % 5}`, kind: 'histogram', unit: 'ms', ...h, labels: { route: `/api/v1/items/${i}`, method: 'GET', status: '200' } }));
 }
-state.apply([window(Date.UTC(2026, 0, 1), list)]);
+const onePiece = () => new Slicer(Infinity);
+let second = 0;
+const nextWindow = () => state.apply([window(Date.UTC(2026, 0, 1) + 1000 * second++, list)], onePiece());
+await nextWindow();
 
-const exposition = new Exposition(Promise.resolve(prom), () => state.snapshot());
+const exposition = new Exposition(Promise.resolve(prom), (native, slicer) => state.snapshot(native, slicer), Infinity);
 
 /** The three formats interleaved round by round, so the machine's noise falls on all of them alike. */
 async function measureAll(kinds: readonly ContentKind[]): Promise<Record<string, { minMs: number; medianMs: number; p90Ms: number; bytes: number; gzipBytes: number }>> {
@@ -55,7 +61,9 @@ async function measureAll(kinds: readonly ContentKind[]): Promise<Record<string,
   const bytes = new Map<ContentKind, Buffer>();
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
     for (const kind of kinds) {
+      // A new window: the state's snapshot is taken again, as for the first scrape after a window.
       exposition.invalidate();
+      await nextWindow();
       const t0 = performance.now();
       bytes.set(kind, (await exposition.body(kind, false)).bytes);
       if (round >= WARMUP) times.get(kind)!.push(performance.now() - t0);
@@ -71,12 +79,12 @@ async function measureAll(kinds: readonly ContentKind[]): Promise<Record<string,
 }
 
 /** Our encoder alone on one snapshot (native buckets included), for the same comparison. */
-function encodeOnly(families: readonly Family[]): { minMs: number; medianMs: number; bytes: number } {
+async function encodeOnly(families: readonly Family[]): Promise<{ minMs: number; medianMs: number; bytes: number }> {
   const times: number[] = [];
   let bytes = 0;
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
     const t0 = performance.now();
-    bytes = encodeFamilies(families).length;
+    bytes = (await encodeFamilies(families, onePiece())).length;
     if (round >= WARMUP) times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -96,7 +104,7 @@ function protobufjsReference(families: readonly Family[]): { minMs: number; medi
       metric:
         f.type === 'histogram'
           ? (f.histograms ?? []).map((h) => {
-              const native = h.native();
+              const native = h.native!;
               return {
                 label: Object.entries(h.labels).map(([name, value]) => ({ name, value })),
                 histogram: {
@@ -131,8 +139,9 @@ function protobufjsReference(families: readonly Family[]): { minMs: number; medi
 }
 
 const results = await measureAll(['text', 'openmetrics', 'protobuf']);
-const reference = protobufjsReference(state.snapshot());
-const ours = encodeOnly(state.snapshot());
+const snapshot = await state.snapshot(true, onePiece());
+const reference = protobufjsReference(snapshot);
+const ours = await encodeOnly(snapshot);
 // On a shared machine other processes only add time: the fastest round is the steadiest comparison.
 const summary = {
   protobufVsTextFastest: round(results.protobuf.minMs / results.text.minMs),

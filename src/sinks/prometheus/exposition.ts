@@ -1,6 +1,9 @@
 /**
  * The scrape body cache. A new window only invalidates; the first scrape after it renders (once per content type,
  * shared by every concurrent scrape through one promise), later scrapes reuse the bytes until the next window.
+ *
+ * Everything a render does runs in slices of about `sliceMs` (see slicer.ts): the snapshot (which waits for a
+ * window being applied, see state.ts), the format, and gzip on libuv's threadpool.
  */
 import { performance } from 'node:perf_hooks';
 import { gzip } from 'node:zlib';
@@ -9,6 +12,7 @@ import type * as PromClient from 'prom-client';
 import type { Family } from './families.js';
 import { encodeFamilies } from './protobuf-exposition.js';
 import { renderFamilies, type ContentKind } from './render.js';
+import { Slicer } from './slicer.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -18,23 +22,29 @@ export interface Body {
   readonly bytes: Buffer;
 }
 
+/** Families of the state after every window applied before the call (state.ts `snapshot`). */
+export type Snapshot = (native: boolean, slicer: Slicer) => Promise<Family[]>;
+
 export class Exposition {
   private generation = 0;
-  private families: { generation: number; list: Family[] } | undefined;
   private readonly cache = new Map<string, Promise<Body>>();
   renders = 0;
+  /** From the start of the last render to its bytes, turns given back to the host included. */
   lastRenderMs = 0;
   lastBytes = 0;
 
   constructor(
     private readonly prom: Promise<typeof PromClient>,
-    private readonly snapshot: () => Family[],
+    private readonly snapshot: Snapshot,
+    private readonly sliceMs: number,
   ) {}
 
-  /** A new window arrived: the next scrape renders again. */
+  /**
+   * Call when a window is handed over, before it is applied: scrapes from then on render the state with it (they
+   * wait for the apply); scrapes already rendering finish with the state before it. Either is complete.
+   */
   invalidate(): void {
     this.generation++;
-    this.families = undefined;
     this.cache.clear();
   }
 
@@ -55,6 +65,7 @@ export class Exposition {
 
   private async compressed(kind: ContentKind): Promise<Body> {
     const plain = await this.body(kind, false);
+    // zlib's async API deflates on the threadpool; the event loop only sees its callbacks.
     return { kind, gzip: true, bytes: await gzipAsync(plain.bytes) };
   }
 
@@ -62,12 +73,9 @@ export class Exposition {
     // The protobuf encoder is ours: a scrape for it never waits for (or depends on) prom-client.
     const prom = kind === 'protobuf' ? undefined : await this.prom;
     const t0 = performance.now();
-    // Taken synchronously: a window applied while prom-client formats cannot tear this render.
-    if (this.families?.generation !== this.generation) {
-      this.families = { generation: this.generation, list: this.snapshot() };
-    }
-    // Native histograms read the live buckets: encoded in this same turn, within this generation.
-    const bytes = prom === undefined ? encodeFamilies(this.families.list) : Buffer.from(await renderFamilies(prom, this.families.list, kind as Exclude<ContentKind, 'protobuf'>), 'utf8');
+    const slicer = new Slicer(this.sliceMs);
+    const families = await this.snapshot(prom === undefined, slicer);
+    const bytes = prom === undefined ? await encodeFamilies(families, slicer) : await renderFamilies(prom, families, kind as Exclude<ContentKind, 'protobuf'>, slicer);
     this.renders++;
     this.lastRenderMs = performance.now() - t0;
     this.lastBytes = bytes.length;

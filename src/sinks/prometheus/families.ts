@@ -25,11 +25,8 @@ export interface HistogramSeries {
   /** Classic buckets: upper bounds in the exposed unit, ascending, and their cumulative counts. */
   readonly bounds: readonly number[];
   readonly cumulative: readonly number[];
-  /**
-   * The native histogram, built on demand: it reads the sink's live buckets, so call it in the same synchronous
-   * turn as the snapshot (a window applied later would change it).
-   */
-  readonly native: () => NativeHistogram;
+  /** The native histogram, when the snapshot was taken for the protobuf exposition (the only one carrying it). */
+  readonly native?: NativeHistogram;
 }
 
 export interface Family {

@@ -7,7 +7,9 @@
  * Family and label names are the text format's; label pairs are sorted by name.
  */
 import type { Family, HistogramSeries, Sample } from './families.js';
+import type { NativeHistogram } from './native.js';
 import { ProtoWriter } from './protobuf.js';
+import type { Slicer } from './slicer.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
@@ -16,7 +18,8 @@ const COUNTER = 0;
 const GAUGE = 1;
 const HISTOGRAM = 4;
 
-export function encodeFamilies(families: readonly Family[]): Buffer {
+/** Encoded in slices (a turn of the event loop whenever `slicer` says so, between two series). */
+export async function encodeFamilies(families: readonly Family[], slicer: Slicer): Promise<Buffer> {
   const w = new ProtoWriter();
   for (const family of families) {
     w.begin(0);
@@ -24,9 +27,16 @@ export function encodeFamilies(families: readonly Family[]): Buffer {
     w.stringField(2, family.help);
     w.enumField(3, family.type === 'counter' ? COUNTER : family.type === 'gauge' ? GAUGE : HISTOGRAM);
     if (family.type === 'histogram') {
-      for (const series of family.histograms ?? []) histogramMetric(w, series);
+      for (const series of family.histograms ?? []) {
+        histogramMetric(w, series);
+        if (slicer.due()) await slicer.pause();
+      }
     } else {
-      for (const sample of family.samples) valueMetric(w, sample, family.type === 'counter' ? 3 : 2);
+      const field = family.type === 'counter' ? 3 : 2;
+      for (const sample of family.samples) {
+        valueMetric(w, sample, field);
+        if (slicer.due()) await slicer.pause();
+      }
     }
     w.end();
   }
@@ -55,7 +65,13 @@ function histogramMetric(w: ProtoWriter, series: HistogramSeries): void {
     w.doubleField(2, series.bounds[i]);
     w.end();
   }
-  const native = series.native();
+  // Absent only in a snapshot taken for the text formats: classic buckets alone then.
+  if (series.native !== undefined) nativeFields(w, series.native);
+  w.end();
+  w.end();
+}
+
+function nativeFields(w: ProtoWriter, native: NativeHistogram): void {
   w.sintField(5, native.schema);
   w.doubleField(6, native.zeroThreshold);
   w.uint64Field(7, native.zeroCount);
@@ -72,8 +88,6 @@ function histogramMetric(w: ProtoWriter, series: HistogramSeries): void {
     for (let i = 0; i < deltas.length; i++) w.sint(deltas[i]);
     w.end();
   }
-  w.end();
-  w.end();
 }
 
 /**

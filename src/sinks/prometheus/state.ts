@@ -1,12 +1,20 @@
 /**
  * What the sink keeps between windows: cumulative counters and histograms, the latest gauges, and the last few
  * seconds of exponential buckets per histogram for sliding-window quantiles. `snapshot()` turns it into families.
+ *
+ * Both `apply()` and `snapshot()` run in slices (a turn of the event loop every ~1 ms, see slicer.ts) and through
+ * one Serial, so a snapshot sees every window completely or not at all. A scrape that comes while a window is
+ * being applied waits for it (a few ms) rather than reading a second copy of the state: the state is cumulative
+ * (native buckets since each series appeared, ten seconds of windows per histogram), so double-buffering it would
+ * double its memory and apply every window twice.
  */
 import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from '../../core/window.js';
 import { addToBounds, boundThresholds, defaultBuckets, invalidBuckets } from './buckets.js';
 import type { Family, HistogramSeries, Sample } from './families.js';
 import { nativeHistogram } from './native.js';
 import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
+import { Serial } from './serial.js';
+import type { Slicer } from './slicer.js';
 import { BucketAccumulator, MAX_SCALE, quantilesInto } from '../../core/histogram/index.js';
 
 export interface BucketsContext {
@@ -89,6 +97,11 @@ export class PrometheusState {
   private batch = 0;
   private lastStart = -Infinity;
   private latestEnd = 0;
+  /** Applies and snapshots, one at a time. */
+  private readonly serial = new Serial();
+  /** Counts applies, so a snapshot of an unchanged state is reused. */
+  private version = 0;
+  private memo: { version: number; native: boolean; families: Family[] } | undefined;
   /** Windows ignored because they were not newer than one already applied (a re-delivery would double-count). */
   windowsSkipped = 0;
   /** Series left out of the last snapshot because of a name or label-set collision. */
@@ -100,24 +113,27 @@ export class PrometheusState {
     return this.series.size;
   }
 
-  /** Applies windows oldest first. A gauge's `_max` covers every window of one call (normally one). */
-  apply(windows: readonly Window[]): boolean {
-    this.batch++;
-    let changed = false;
-    for (const w of windows) {
-      if (!(w.start > this.lastStart)) {
-        this.windowsSkipped++;
-        continue;
+  /**
+   * Applies windows oldest first, after every apply and snapshot submitted before. A gauge's `_max` covers every
+   * window of one call (normally one).
+   */
+  apply(windows: readonly Window[], slicer: Slicer): Promise<void> {
+    return this.serial.run(async () => {
+      this.batch++;
+      this.version++;
+      for (const w of windows) {
+        if (!(w.start > this.lastStart)) {
+          this.windowsSkipped++;
+          continue;
+        }
+        this.lastStart = w.start;
+        this.latestEnd = w.end;
+        await this.applyWindow(w, slicer);
       }
-      this.lastStart = w.start;
-      this.latestEnd = w.end;
-      this.applyWindow(w);
-      changed = true;
-    }
-    return changed;
+    });
   }
 
-  private applyWindow(w: Window): void {
+  private async applyWindow(w: Window, slicer: Slicer): Promise<void> {
     const epoch = ++this.epoch;
     for (const s of w.series) {
       let st = this.series.get(s.key);
@@ -131,9 +147,14 @@ export class PrometheusState {
       }
       st.seen = epoch;
       this.update(st, s, w.end);
+      if (slicer.due()) await slicer.pause();
     }
-    // Every live series is in every window: one that is missing was evicted by the core.
-    for (const [key, st] of this.series) if (st.seen !== epoch) this.remove(key, st);
+    // Every live series is in every window: one that is missing was evicted by the core. (Deleting from a Map
+    // while iterating it is safe; nothing else touches the map until this apply ends.)
+    for (const [key, st] of this.series) {
+      if (st.seen !== epoch) this.remove(key, st);
+      if (slicer.due()) await slicer.pause();
+    }
   }
 
   private update(st: SeriesState, s: SeriesWindow, end: number): void {
@@ -288,8 +309,22 @@ export class PrometheusState {
     return true;
   }
 
-  /** Families for one scrape, sorted by name; built synchronously, so a concurrent `apply` cannot tear it. */
-  snapshot(): Family[] {
+  /**
+   * Families for one scrape, sorted by name, after every apply submitted before: immutable once returned, so the
+   * formats can be rendered while the next window is applied. `native` computes the native histograms (only the
+   * protobuf exposition carries them). Reused while no window was applied.
+   */
+  snapshot(native: boolean, slicer: Slicer): Promise<Family[]> {
+    return this.serial.run(async () => {
+      const memo = this.memo;
+      if (memo !== undefined && memo.version === this.version && (memo.native || !native)) return memo.families;
+      const families = await this.build(native, slicer);
+      this.memo = { version: this.version, native, families };
+      return families;
+    });
+  }
+
+  private async build(native: boolean, slicer: Slicer): Promise<Family[]> {
     const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; histograms: HistogramSeries[]; signatures: Set<string> }>();
     let dropped = 0;
     const quantiles = this.options.quantiles;
@@ -324,10 +359,11 @@ export class PrometheusState {
           if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.max) });
           break;
         case 'histogram':
-          acc.histograms.push(this.histogramSamples(st, acc.primary, conv));
+          acc.histograms.push(this.histogramSamples(st, acc.primary, conv, native));
           this.quantileSamples(st, acc.extra, conv);
           break;
       }
+      if (slicer.due()) await slicer.pause();
     }
     this.seriesDropped = dropped;
 
@@ -362,7 +398,7 @@ export class PrometheusState {
     return families.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number): HistogramSeries {
+  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number, native: boolean): HistogramSeries {
     const info = st.info;
     const name = info.names.family;
     const bucketName = `${name}_bucket`;
@@ -380,14 +416,13 @@ export class PrometheusState {
     out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: sum });
     out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels: shared, value: st.count });
     const { mul, div } = info.names.conversion;
-    const buckets = st.buckets;
     return {
       labels: shared,
       count: st.count,
       sum,
       bounds: info.exposedBounds,
       cumulative: cumulativeCounts,
-      native: () => nativeHistogram(buckets, mul / div),
+      native: native ? nativeHistogram(st.buckets, mul / div) : undefined,
     };
   }
 
