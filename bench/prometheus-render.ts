@@ -103,7 +103,7 @@ function protobufjsReference(families: readonly Family[]): { minMs: number; medi
       type: types[f.type],
       metric:
         f.type === 'histogram'
-          ? (f.histograms ?? []).map((h) => {
+          ? f.series.map((h) => {
               const native = h.native!;
               return {
                 label: Object.entries(h.labels).map(([name, value]) => ({ name, value })),

@@ -27,7 +27,7 @@ export async function encodeFamilies(families: readonly Family[], slicer: Slicer
     w.stringField(2, family.help);
     w.enumField(3, family.type === 'counter' ? COUNTER : family.type === 'gauge' ? GAUGE : HISTOGRAM);
     if (family.type === 'histogram') {
-      for (const series of family.histograms ?? []) {
+      for (const series of family.series) {
         histogramMetric(w, series);
         if (slicer.due()) await slicer.pause();
       }

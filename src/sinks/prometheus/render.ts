@@ -4,14 +4,15 @@
  * minimal metric object whose `get()` returns its values: the Registry does the format, escaping and OpenMetrics
  * specifics (counter `_total` handling, `# EOF`).
  *
- * Rendered in slices: prom-client formats a whole registry in one synchronous stretch (~40 ms for 30,000 lines
- * at 2,000 series), so each family is formatted in chunks of CHUNK_SAMPLES samples, one registry per chunk, with
- * a turn of the event loop whenever the slicer says so. The chunks are joined exactly as Registry.metrics() joins
- * families (a test compares the bytes): a continuation chunk loses its `# HELP`/`# TYPE` lines, each chunk its
- * trailer. Each chunk becomes bytes on its own, so no one-piece UTF-8 encoding of megabytes is left at the end.
+ * Rendered in slices: prom-client formats a whole registry in one synchronous stretch (~30 ms for 30,000 lines at
+ * 2,000 series), so each family is formatted in chunks of about CHUNK_SAMPLES samples, one registry per chunk,
+ * with a turn of the event loop whenever the slicer says so. The chunks are joined exactly as Registry.metrics()
+ * joins families (a test compares the bytes with `renderInOnePiece`): a continuation chunk loses its `# HELP` and
+ * `# TYPE` lines, each chunk its trailer. Each chunk becomes bytes on its own, so no one-piece UTF-8 encoding of
+ * megabytes is left for the end.
  */
 import type * as PromClient from 'prom-client';
-import type { Family } from './families.js';
+import { NO_LABELS, type Family, type FamilyType, type HistogramSeries, type Sample } from './families.js';
 import type { Slicer } from './slicer.js';
 
 export type ContentKind = 'text' | 'openmetrics' | 'protobuf';
@@ -21,22 +22,25 @@ export type TextKind = Exclude<ContentKind, 'protobuf'>;
 
 type PromModule = typeof PromClient;
 
+/** Samples per prom-client call: ~0.2 ms of formatting. */
+export const CHUNK_SAMPLES = 256;
+
+const INF_LABEL: Readonly<Record<string, string>> = Object.freeze({ le: '+Inf' });
+const NEWLINE = Buffer.from('\n');
+const BLANK_LINE = Buffer.from('\n\n');
+
 /** What Registry.metrics() reads from a registered metric. */
 class FamilyMetric {
   readonly aggregator = 'sum';
-  name: string; // prom-client renames OpenMetrics counters in place (`x_total` -> `x`), so this must be writable
-  readonly help: string;
-  readonly type: Family['type'];
-  private readonly values: Family['samples'];
 
-  constructor(family: Family) {
-    this.name = family.name;
-    this.help = family.help;
-    this.type = family.type;
-    this.values = family.samples;
-  }
+  constructor(
+    public name: string, // prom-client renames OpenMetrics counters in place (`x_total` -> `x`), so this must be writable
+    readonly help: string,
+    readonly type: FamilyType,
+    private readonly values: readonly Sample[],
+  ) {}
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Family['samples'] } {
+  get(): { name: string; help: string; type: string; aggregator: string; values: readonly Sample[] } {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values };
   }
 
@@ -47,8 +51,43 @@ export function contentType(prom: PromModule, kind: TextKind): string {
   return kind === 'openmetrics' ? prom.Registry.OPENMETRICS_CONTENT_TYPE : prom.Registry.PROMETHEUS_CONTENT_TYPE;
 }
 
-/** Samples per prom-client call: ~0.2 ms of formatting. */
-export const CHUNK_SAMPLES = 256;
+/** A family as rows (samples, or histogram series) and the samples of rows [from, to). */
+interface Rows {
+  readonly count: number;
+  /** Rows per chunk: about CHUNK_SAMPLES samples. */
+  readonly perChunk: number;
+  samples(from: number, to: number): readonly Sample[];
+}
+
+function rowsOf(family: Family): Rows {
+  if (family.type !== 'histogram') {
+    const samples = family.samples;
+    return { count: samples.length, perChunk: CHUNK_SAMPLES, samples: (from, to) => (from === 0 && to >= samples.length ? samples : samples.slice(from, to)) };
+  }
+  const series = family.series;
+  const perSeries = (series[0]?.bounds.length ?? 0) + 3;
+  return {
+    count: series.length,
+    perChunk: Math.max(1, Math.floor(CHUNK_SAMPLES / perSeries)),
+    samples: (from, to) => histogramSamples(family.name, series, from, Math.min(to, series.length)),
+  };
+}
+
+/** The text formats' samples of histogram series: `_bucket` per bound and `+Inf`, `_sum`, `_count`. */
+function histogramSamples(name: string, series: readonly HistogramSeries[], from: number, to: number): Sample[] {
+  const bucket = `${name}_bucket`;
+  const sum = `${name}_sum`;
+  const count = `${name}_count`;
+  const out: Sample[] = [];
+  for (let i = from; i < to; i++) {
+    const h = series[i];
+    for (let j = 0; j < h.boundLabels.length; j++) out.push({ metricName: bucket, labels: h.boundLabels[j], sharedLabels: h.labels, value: h.cumulative[j] });
+    out.push({ metricName: bucket, labels: INF_LABEL, sharedLabels: h.labels, value: h.count });
+    out.push({ metricName: sum, labels: NO_LABELS, sharedLabels: h.labels, value: h.sum });
+    out.push({ metricName: count, labels: NO_LABELS, sharedLabels: h.labels, value: h.count });
+  }
+  return out;
+}
 
 export async function renderFamilies(prom: PromModule, families: readonly Family[], kind: TextKind, slicer: Slicer): Promise<Buffer> {
   // prom-client would emit a lone blank line before `# EOF`, which OpenMetrics parsers reject.
@@ -58,11 +97,11 @@ export async function renderFamilies(prom: PromModule, families: readonly Family
   for (let f = 0; f < families.length; f++) {
     const family = families[f];
     if (f > 0) parts.push(kind === 'openmetrics' ? NEWLINE : BLANK_LINE);
-    const samples = family.samples;
-    for (let from = 0; from === 0 || from < samples.length; from += CHUNK_SAMPLES) {
-      const chunk = samples.length <= CHUNK_SAMPLES ? family : { ...family, samples: samples.slice(from, from + CHUNK_SAMPLES) };
-      const text = await registryText(prom, [chunk], kind);
-      const block = from === 0 ? withoutSuffix(text, trailer) : sampleLines(withoutSuffix(text, trailer));
+    const rows = rowsOf(family);
+    for (let from = 0; from === 0 || from < rows.count; from += rows.perChunk) {
+      const metric = new FamilyMetric(family.name, family.help, family.type, rows.samples(from, from + rows.perChunk));
+      const text = withoutSuffix(await registryText(prom, [metric], kind), trailer);
+      const block = from === 0 ? text : sampleLines(text);
       // Not the shape this join relies on (a future prom-client): fall back to one piece.
       if (block === undefined) return renderInOnePiece(prom, families, kind);
       if (from > 0) parts.push(NEWLINE);
@@ -74,29 +113,28 @@ export async function renderFamilies(prom: PromModule, families: readonly Family
   return Buffer.concat(parts);
 }
 
-/** Every family through one Registry.metrics() call: the reference the sliced join must equal. */
+/** Every family through one Registry.metrics() call: what the sliced join must equal. */
 export async function renderInOnePiece(prom: PromModule, families: readonly Family[], kind: TextKind): Promise<Buffer> {
   if (families.length === 0) return Buffer.from(kind === 'openmetrics' ? '# EOF\n' : '');
-  return Buffer.from(await registryText(prom, families, kind), 'utf8');
+  const metrics = families.map((family) => {
+    const rows = rowsOf(family);
+    return new FamilyMetric(family.name, family.help, family.type, rows.samples(0, rows.count));
+  });
+  return Buffer.from(await registryText(prom, metrics, kind), 'utf8');
 }
 
-const NEWLINE = Buffer.from('\n');
-const BLANK_LINE = Buffer.from('\n\n');
-
-function registryText(prom: PromModule, families: readonly Family[], kind: TextKind): Promise<string> {
+function registryText(prom: PromModule, metrics: readonly FamilyMetric[], kind: TextKind): Promise<string> {
   const registry = new prom.Registry<PromClient.RegistryContentType>();
   registry.setContentType(contentType(prom, kind) as PromClient.RegistryContentType);
-  for (const family of families) {
-    registry.registerMetric(new FamilyMetric(family) as unknown as PromClient.Metric<string>);
-  }
+  for (const metric of metrics) registry.registerMetric(metric as unknown as PromClient.Metric<string>);
   return registry.metrics();
 }
 
-function withoutSuffix(text: string | undefined, suffix: string): string | undefined {
-  return text !== undefined && text.endsWith(suffix) ? text.slice(0, text.length - suffix.length) : undefined;
+function withoutSuffix(text: string, suffix: string): string | undefined {
+  return text.endsWith(suffix) ? text.slice(0, text.length - suffix.length) : undefined;
 }
 
-/** A family's block without its `# HELP` and `# TYPE` lines (each one line: prom-client escapes newlines). */
+/** A family's block without its `# HELP` and `# TYPE` lines (one line each: prom-client escapes newlines). */
 function sampleLines(block: string | undefined): string | undefined {
   if (block === undefined || !block.startsWith('# HELP ')) return undefined;
   const help = block.indexOf('\n');

@@ -10,7 +10,7 @@
  */
 import type { HistogramBuckets, Labels, MetricKind, SeriesWindow, Window } from '../../core/window.js';
 import { addToBounds, boundThresholds, defaultBuckets, invalidBuckets } from './buckets.js';
-import type { Family, HistogramSeries, Sample } from './families.js';
+import { NO_LABELS, type Family, type HistogramSeries, type Sample } from './families.js';
 import { nativeHistogram } from './native.js';
 import { familyNames, formatBound, quantileSuffix, sanitizeLabelName, type FamilyNames } from './naming.js';
 import { Serial } from './serial.js';
@@ -325,7 +325,7 @@ export class PrometheusState {
   }
 
   private async build(native: boolean, slicer: Slicer): Promise<Family[]> {
-    const byInfo = new Map<MetricInfo, { primary: Sample[]; extra: Sample[][]; histograms: HistogramSeries[]; signatures: Set<string> }>();
+    const byInfo = new Map<MetricInfo, { values: Sample[]; extra: Sample[][]; histograms: HistogramSeries[]; signatures: Set<string> }>();
     let dropped = 0;
     const quantiles = this.options.quantiles;
     for (const st of this.series.values()) {
@@ -336,7 +336,7 @@ export class PrometheusState {
           dropped += info.series;
           continue;
         }
-        acc = { primary: [], extra: info.kind === 'gauge' ? [[]] : quantiles.map(() => []), histograms: [], signatures: new Set() };
+        acc = { values: [], extra: info.kind === 'gauge' ? [[]] : quantiles.map(() => []), histograms: [], signatures: new Set() };
         byInfo.set(info, acc);
       }
       if (acc.signatures.has(st.signature)) {
@@ -352,14 +352,14 @@ export class PrometheusState {
       const conv = (v: number): number => (mul === 1 && div === 1 ? v : (v * mul) / div);
       switch (info.kind) {
         case 'counter':
-          if (!Number.isNaN(st.total)) acc.primary.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.total) });
+          if (!Number.isNaN(st.total)) acc.values.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.total) });
           break;
         case 'gauge':
-          if (!Number.isNaN(st.last)) acc.primary.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.last) });
+          if (!Number.isNaN(st.last)) acc.values.push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.last) });
           if (!Number.isNaN(st.max)) acc.extra[0].push({ labels: NO_LABELS, sharedLabels: st.labels, value: conv(st.max) });
           break;
         case 'histogram':
-          acc.histograms.push(this.histogramSamples(st, acc.primary, conv, native));
+          acc.histograms.push(this.histogramSeries(st, conv, native));
           this.quantileSamples(st, acc.extra, conv);
           break;
       }
@@ -370,9 +370,10 @@ export class PrometheusState {
     const families: Family[] = [];
     for (const [info, acc] of byInfo) {
       const name = info.names.family;
-      if (acc.primary.length > 0) {
-        const histograms = info.kind === 'histogram' ? acc.histograms : undefined;
-        families.push({ name, help: info.help, type: info.kind, samples: acc.primary, histograms });
+      if (info.kind === 'histogram') {
+        if (acc.histograms.length > 0) families.push({ name, help: info.help, type: 'histogram', series: acc.histograms });
+      } else if (acc.values.length > 0) {
+        families.push({ name, help: info.help, type: info.kind, samples: acc.values });
       }
       if (info.kind === 'gauge' && acc.extra[0].length > 0) {
         families.push({
@@ -398,30 +399,23 @@ export class PrometheusState {
     return families.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  private histogramSamples(st: SeriesState, out: Sample[], conv: (v: number) => number, native: boolean): HistogramSeries {
+  private histogramSeries(st: SeriesState, conv: (v: number) => number, native: boolean): HistogramSeries {
     const info = st.info;
-    const name = info.names.family;
-    const bucketName = `${name}_bucket`;
-    const shared = st.labels;
-    const cumulativeCounts = new Array<number>(info.bounds.length);
-    let cumulative = 0;
+    const cumulative = new Array<number>(info.bounds.length);
+    let running = 0;
     for (let j = 0; j < info.bounds.length; j++) {
       // A core whose count and buckets disagree must not make buckets exceed `_count` (monotone, le=+Inf == count).
-      cumulative = Math.min(cumulative + st.perBound[j], st.count);
-      cumulativeCounts[j] = cumulative;
-      out.push({ metricName: bucketName, labels: info.boundLabels[j], sharedLabels: shared, value: cumulative });
+      running = Math.min(running + st.perBound[j], st.count);
+      cumulative[j] = running;
     }
-    const sum = conv(st.sum);
-    out.push({ metricName: bucketName, labels: INF_LABEL, sharedLabels: shared, value: st.count });
-    out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: sum });
-    out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels: shared, value: st.count });
     const { mul, div } = info.names.conversion;
     return {
-      labels: shared,
+      labels: st.labels,
       count: st.count,
-      sum,
+      sum: conv(st.sum),
       bounds: info.exposedBounds,
-      cumulative: cumulativeCounts,
+      boundLabels: info.boundLabels,
+      cumulative,
       native: native ? nativeHistogram(st.buckets, mul / div) : undefined,
     };
   }
@@ -451,8 +445,6 @@ export class PrometheusState {
   }
 }
 
-const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
-const INF_LABEL: Readonly<Record<string, string>> = Object.freeze({ le: '+Inf' });
 
 function maxOf(a: number, b: number): number {
   if (Number.isNaN(a)) return b;
