@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type * as PromClient from 'prom-client';
 import type { Family } from './families.js';
 import { encodeFamilies } from './protobuf-exposition.js';
-import { renderFamilies, type ContentKind } from './render.js';
+import { renderFamilies, renderInOnePiece, type ContentKind, type TextKind } from './render.js';
 import { Slicer } from './slicer.js';
 
 const gzipAsync = promisify(gzip);
@@ -75,7 +75,12 @@ export class Exposition {
     const t0 = performance.now();
     const slicer = new Slicer(this.sliceMs);
     const families = await this.snapshot(prom === undefined, slicer);
-    const bytes = prom === undefined ? await encodeFamilies(families, slicer) : await renderFamilies(prom, families, kind as Exclude<ContentKind, 'protobuf'>, slicer);
+    const bytes =
+      prom === undefined
+        ? await encodeFamilies(families, slicer)
+        : this.sliceMs === Infinity
+          ? await renderInOnePiece(prom, families, kind as TextKind) // one Registry.metrics() call, the path before slicing
+          : await renderFamilies(prom, families, kind as TextKind, slicer);
     this.renders++;
     this.lastRenderMs = performance.now() - t0;
     this.lastBytes = bytes.length;

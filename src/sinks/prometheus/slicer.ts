@@ -14,8 +14,6 @@ export const SLICE_MS = 1;
 
 export class Slicer {
   private started = performance.now();
-  /** Turns of the event loop given back so far. */
-  turns = 0;
 
   /** `budgetMs` Infinity never yields (one piece); 0 yields after every unit of work. */
   constructor(private readonly budgetMs: number = SLICE_MS) {}
@@ -28,7 +26,6 @@ export class Slicer {
   /** One turn of the event loop (setImmediate: pending I/O and timers run first). */
   async pause(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    this.turns++;
     this.started = performance.now();
   }
 }
