@@ -222,7 +222,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
   }
 
   flush(): Promise<void> {
-    return this.flushWindows(false);
+    return holdOpen(this.flushWindows(false));
   }
 
   /** `final`: shutdown's last flush, which closes the worker lanes before its cut. */
@@ -263,7 +263,7 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
   }
 
   shutdown(options?: ShutdownOptions): Promise<void> {
-    this.shuttingDown ??= this.close(options);
+    this.shuttingDown ??= holdOpen(this.close(options));
     return this.shuttingDown;
   }
 
@@ -331,6 +331,16 @@ export class MetricsRegistry implements Metrics, HasWorkerPort {
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+/**
+ * Keeps the process alive until `work` settles. The SDK's timers and sockets are unref'd so it never holds a
+ * process open by itself, but a caller awaiting flush() or shutdown() must see it settle: without a ref'd handle
+ * Node would exit mid-delivery (exit code 13 under a top-level await) and skip the caller's next lines.
+ */
+function holdOpen<T>(work: Promise<T>): Promise<T> {
+  const hold = setTimeout(() => {}, 2 ** 31 - 1);
+  return work.finally(() => clearTimeout(hold));
+}
+
 function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
