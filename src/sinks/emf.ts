@@ -26,7 +26,7 @@ import { namespaceFromService, validateNamespace } from './aws/namespace.js';
 import { AwsView } from './aws/view.js';
 import { agentWriter, MAX_UDP_BYTES, parseAgentEndpoint, type AgentEndpoint } from './emf/agent-client.js';
 import { EmfDelivery } from './emf/delivery.js';
-import { MAX_DOCUMENT_BYTES, windowDocuments, type DocumentConfig, type DocumentCounts } from './emf/documents.js';
+import { MAX_DOCUMENT_BYTES, documentSteps, type DocumentConfig, type DocumentCounts } from './emf/documents.js';
 import { functionWriter } from './emf/function-writer.js';
 import { streamWriter } from './emf/stream-writer.js';
 import type { DocumentWriter } from './emf/writer.js';
@@ -144,8 +144,8 @@ export function emfSink(options: EmfSinkOptions = {}, env: NodeJS.ProcessEnv = p
   const documentCounts: DocumentCounts = { metricsSkipped: 0, valuesInvalid: 0 };
   const ledger = new WindowLedger();
   const name = options.name ?? 'emf';
-  const build = (w: Window): string[] =>
-    windowDocuments(view.series(w), w.timestamp, namespace ?? namespaceFromService(w.resource.service), { ...config, meta: metaFor(w) }, documentCounts);
+  const build = (w: Window): Generator<void, string[], void> =>
+    documentSteps(view.series(w), w.timestamp, namespace ?? namespaceFromService(w.resource.service), { ...config, meta: metaFor(w) }, documentCounts);
   const log = lateLogger(options.logger);
   const delivery = new EmfDelivery({ name, writer, build, ledger, timeoutMs, maxBacklog, maxBacklogBytes, logger: log.logger });
   // export() waits for delivery at most this long; the dispatcher's timeout is set above it so it never fires.

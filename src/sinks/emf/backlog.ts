@@ -11,6 +11,8 @@ export interface Entry {
   readonly ticket: Ticket;
   /** Until the documents are built. */
   window: Window | undefined;
+  /** The documents being built, a step at a time (see documentSteps). */
+  building: Generator<void, string[], void> | undefined;
   documents: string[] | undefined;
   /** Next document to write. */
   next: number;

@@ -26,7 +26,8 @@ export interface DeliveryOptions {
   readonly name: string;
   readonly writer: DocumentWriter;
   /** The documents of one window. */
-  readonly build: (window: Window) => string[];
+  /** The window's documents, built in steps (a step is one series or one document). */
+  readonly build: (window: Window) => Generator<void, string[], void>;
   readonly ledger: WindowLedger;
   /** A document write that makes no progress for this long is abandoned or, where it cannot be, waited out. */
   readonly timeoutMs: number;
@@ -48,7 +49,7 @@ export interface DeliveryCounts {
 const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
 /** Longest stretch of synchronous work before yielding to the host's event loop. */
-const SLICE_MS = 4;
+const SLICE_MS = 1;
 
 export class EmfDelivery {
   readonly counts: DeliveryCounts = { documentsSent: 0, documentsFailed: 0, documentsRetried: 0, writesTimedOut: 0 };
@@ -92,6 +93,7 @@ export class EmfDelivery {
       const entry: Entry = {
         ticket,
         window,
+        building: undefined,
         documents: undefined,
         next: 0,
         open: 0,
@@ -189,7 +191,7 @@ export class EmfDelivery {
           continue;
         }
         if (entry.documents === undefined) {
-          this.build(entry);
+          this.build(entry, sliceStart + SLICE_MS);
           continue;
         }
         const document = entry.documents[entry.next];
@@ -213,15 +215,23 @@ export class EmfDelivery {
   private buildAhead(): boolean {
     const entry = this.backlog.nextToBuild();
     if (entry === undefined) return false;
-    this.build(entry);
+    this.build(entry, performance.now() + SLICE_MS);
     return true;
   }
 
-  private build(entry: Entry): void {
-    const window = entry.window as Window;
+  /** Builds the entry's documents until `deadline` (performance.now()); the loop yields and comes back. */
+  private build(entry: Entry, deadline: number): void {
     let documents: string[];
     try {
-      documents = this.o.build(window);
+      entry.building ??= this.o.build(entry.window as Window);
+      for (;;) {
+        const step = entry.building.next();
+        if (step.done) {
+          documents = step.value;
+          break;
+        }
+        if (performance.now() >= deadline) return;
+      }
     } catch (error) {
       // A bug, not an outage: retrying would repeat it.
       this.report('build', `could not build EMF documents: ${String(error)}`);
@@ -229,6 +239,7 @@ export class EmfDelivery {
       entry.failed = true;
     }
     entry.window = undefined;
+    entry.building = undefined;
     entry.documents = documents;
     entry.open = documents.length;
     let bytes = 64;

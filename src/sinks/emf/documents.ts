@@ -36,6 +36,7 @@ interface Group {
   readonly names: Set<string>;
 }
 
+/** The documents of one window, built in one piece (see documentSteps). */
 export function windowDocuments(
   view: readonly AwsSeries[],
   timestamp: number,
@@ -43,6 +44,24 @@ export function windowDocuments(
   config: DocumentConfig,
   counts: DocumentCounts,
 ): string[] {
+  const steps = documentSteps(view, timestamp, namespace, config, counts);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same documents, built in steps: it yields after each series and each document, so the delivery loop can
+ * spread a 2,000-series window over turns of the event loop instead of pausing the host for all of it.
+ */
+export function* documentSteps(
+  view: readonly AwsSeries[],
+  timestamp: number,
+  namespace: string,
+  config: DocumentConfig,
+  counts: DocumentCounts,
+): Generator<void, string[], void> {
   const groups = new Map<string, Group>();
   const scratch: EmfMetric[] = [];
   for (const { identity, series } of view) {
@@ -65,6 +84,7 @@ export function windowDocuments(
       group.names.add(m.name);
       group.metrics.push(m);
     }
+    yield;
   }
 
   const documents: string[] = [];
@@ -108,11 +128,13 @@ export function windowDocuments(
         documents.push(render(chunk));
         chunk = [];
         bytes = emptyBytes;
+        yield;
       }
       chunk.push(m);
       bytes += growth;
     }
     if (chunk.length > 0) documents.push(render(chunk));
+    yield;
   }
   return documents;
 }
