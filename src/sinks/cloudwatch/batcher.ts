@@ -15,6 +15,8 @@ import { datumBytes, envelopeBytes } from './size.js';
 import type { MetricDatum } from './types.js';
 
 export const MAX_DATUMS_PER_REQUEST = 1000;
+/** Series converted between two looks at the clock. */
+const CONVERT_CHUNK = 64;
 /** 1 MB read as 10^6 bytes: below both 1,000,000 and 1,048,576. */
 export const MAX_REQUEST_BYTES = 1_000_000;
 
@@ -48,15 +50,16 @@ export class Batcher {
    * event loop whenever a slice of work exceeds `sliceMs`: a wide backlog of histograms then never blocks the host
    * for long. `take` converts anything still left synchronously.
    */
-  async prepare(queue: PendingQueue, datums: number, yieldToLoop: () => Promise<void>, sliceMs = 4): Promise<void> {
+  async prepare(queue: PendingQueue, datums: number, yieldToLoop: () => Promise<void>, sliceMs = 1): Promise<void> {
     // A snapshot: windows may arrive (and old ones be dropped) while this yields.
     const entries = queue.list.slice();
     let sliceStart = performance.now();
     let covered = 0;
     for (let i = entries.length - 1; i >= 0 && covered < datums; i--) {
       const entry = entries[i];
-      if (entry.view !== undefined && !entry.done) {
-        this.convert(entry);
+      // A second's series a chunk at a time: one 2,000-series second is ~10 ms of conversion in one piece.
+      while (entry.view !== undefined && !entry.done) {
+        this.convert(entry, CONVERT_CHUNK);
         if (performance.now() - sliceStart > sliceMs) {
           await yieldToLoop();
           sliceStart = performance.now();
@@ -120,12 +123,18 @@ export class Batcher {
     for (const s of sizes) entry.bytes += s;
   }
 
-  private convert(entry: PendingEntry): void {
+  /** Converts up to `chunk` more series of the entry's view; the datums replace the view once all are done. */
+  private convert(entry: PendingEntry, chunk = Number.POSITIVE_INFINITY): void {
     const view = entry.view;
     if (view === undefined) return;
-    const converted: MetricDatum[] = [];
-    const sizes: number[] = [];
-    this.converter.convert(view, entry.timestamp, converted, sizes);
+    const progress = (entry.converting ??= { next: 0, datums: [], sizes: [] });
+    const to = Math.min(view.length, progress.next + chunk);
+    this.converter.convert(view, entry.timestamp, progress.datums, progress.sizes, progress.next, to);
+    progress.next = to;
+    if (to < view.length) return;
+    const converted = progress.datums;
+    const sizes = progress.sizes;
+    entry.converting = undefined;
     entry.view = undefined;
     entry.datums = converted;
     entry.sizes = sizes;

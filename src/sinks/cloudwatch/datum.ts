@@ -37,10 +37,12 @@ export class DatumConverter {
   }
 
   /** Appends the datums of one second to `out` and their estimated JSON sizes to `sizes`. */
-  convert(view: readonly AwsSeries[], timestamp: number, out: MetricDatum[], sizes: number[]): void {
-    // One Date per second, shared by its datums: they are never mutated.
+  /** Converts `view[from..to)` (all of it by default), appending to `out` and `sizes`. */
+  convert(view: readonly AwsSeries[], timestamp: number, out: MetricDatum[], sizes: number[], from = 0, to = view.length): void {
+    // One Date per call, shared by its datums: they are never mutated.
     const date = new Date(timestamp);
-    for (const { identity, series } of view) {
+    for (let i = from; i < to; i++) {
+      const { identity, series } = view[i];
       if (!produces(series)) continue;
       const datum = toDatum(series, identity, date, this.storageResolution);
       if (datum === undefined) {

@@ -18,6 +18,8 @@ export interface PendingEntry {
   readonly timestamp: number;
   /** Not yet converted. */
   view: readonly AwsSeries[] | undefined;
+  /** Series of `view` converted so far, with their datums, while a conversion is spread over several turns. */
+  converting: { next: number; readonly datums: MetricDatum[]; readonly sizes: number[] } | undefined;
   /** Converted and not yet sent (a partly sent second, or datums put back after a failure). */
   datums: MetricDatum[] | undefined;
   /** Estimated JSON bytes of each of `datums`. */

@@ -168,6 +168,7 @@ export class Publisher {
           ticket,
           timestamp: window.timestamp,
           view,
+          converting: undefined,
           datums: undefined,
           sizes: undefined,
           count,
