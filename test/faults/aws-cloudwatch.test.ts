@@ -139,7 +139,7 @@ const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 
 describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   it('70 s of 500s at 1,000 series, then recovery: accounted once, no duplicate, fresh within two periods, bytes bounded', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
     vi.setSystemTime(T0);
     let down = true;
     const cw = fakeCloudWatch(() => (down ? 'error500' : 'ok'));
@@ -181,7 +181,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   }, 60_000);
 
   it('an answer after the request timeout is never resent: the window is failed, stored once', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
     vi.setSystemTime(T0);
     const cw = fakeCloudWatch((n) => (n < 3 ? 'late' : 'ok'));
     const sink = fakeSink({ transport: cw.transport, fleetSize: 1, requestTimeoutMs: 800 });
@@ -195,7 +195,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   });
 
   it('honours Retry-After from a custom transport (at most 60 s)', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
     vi.setSystemTime(T0);
     const calls: number[] = [];
     const transport = async (): Promise<unknown> => {
@@ -212,7 +212,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   });
 
   it('property: under any schedule of faults every window is accounted once and nothing is stored twice', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
     const answers = fc.constantFrom<Answer>('ok', 'ok', 'ok', 'throttle', 'error500', 'reject400', 'refused', 'hang', 'late');
     await fc.assert(
       fc.asyncProperty(

@@ -68,7 +68,7 @@ function expectOwnSeconds(calls: readonly Call[]): void {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
   vi.setSystemTime(T0);
 });
 afterEach(() => {
