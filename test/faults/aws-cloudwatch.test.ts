@@ -19,6 +19,7 @@ import type { SeriesWindow, Window } from '../../src/core/window.js';
 import { cloudWatchSink, type CloudWatchSink, type CloudWatchSinkOptions, type PutMetricDataInput } from '../../src/sinks/cloudwatch.js';
 import { SinkError } from '../../src/core/sink.js';
 import { Rejection, startCloudWatchServer, validatePutMetricData, type CloudWatchServer, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
+import { systemClock, type Clock } from '../../src/sinks/cloudwatch/publisher.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -120,8 +121,11 @@ function accounted(sink: CloudWatchSink, produced: number): void {
   expect(s.windows_sent + s.windows_failed + s.windows_dropped).toBe(produced);
 }
 
+/** The system clock under vi's fake timers; the sink's conversion yields as a microtask, so it stays in fake time. */
+const fakeTimeClock: Clock = { ...systemClock, yield: () => Promise.resolve() };
+
 function fakeSink(options: CloudWatchSinkOptions): CloudWatchSink {
-  const sink = cloudWatchSink({ logger: quiet, identity: 'api-7d9f8c6b5-xk2p9', ...options });
+  const sink = cloudWatchSink({ logger: quiet, identity: 'api-7d9f8c6b5-xk2p9', clock: fakeTimeClock, ...options });
   sinks.push(sink);
   return sink;
 }
@@ -139,7 +143,7 @@ const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 
 describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   it('70 s of 500s at 1,000 series, then recovery: accounted once, no duplicate, fresh within two periods, bytes bounded', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     vi.setSystemTime(T0);
     let down = true;
     const cw = fakeCloudWatch(() => (down ? 'error500' : 'ok'));
@@ -181,7 +185,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   }, 60_000);
 
   it('an answer after the request timeout is never resent: the window is failed, stored once', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     vi.setSystemTime(T0);
     const cw = fakeCloudWatch((n) => (n < 3 ? 'late' : 'ok'));
     const sink = fakeSink({ transport: cw.transport, fleetSize: 1, requestTimeoutMs: 800 });
@@ -195,7 +199,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   });
 
   it('honours Retry-After from a custom transport (at most 60 s)', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     vi.setSystemTime(T0);
     const calls: number[] = [];
     const transport = async (): Promise<unknown> => {
@@ -212,7 +216,7 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
   });
 
   it('property: under any schedule of faults every window is accounted once and nothing is stored twice', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const answers = fc.constantFrom<Answer>('ok', 'ok', 'ok', 'throttle', 'error500', 'reject400', 'refused', 'hang', 'late');
     await fc.assert(
       fc.asyncProperty(
