@@ -14,6 +14,7 @@ import { exactQuantile, histogramOf, sample } from '../helpers/exp-histogram.js'
 import { parseExposition, sampleValue } from '../helpers/exposition.js';
 import { decodeExposition, labelsOf, nativeBuckets, type DecodedFamily, type DecodedHistogram } from '../helpers/prometheus-protobuf.js';
 import { series, window } from '../helpers/windows.js';
+import { startPrometheusSink } from '../helpers/prometheus-sink.js';
 
 /** What Prometheus 2.42 sends with --enable-feature=native-histograms (scrape/scrape.go). */
 const PROMETHEUS_NATIVE_ACCEPT =
@@ -25,13 +26,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.shutdown()));
 });
 
-async function start(options: PrometheusSinkOptions = {}): Promise<PrometheusSink & { errors: Error[] }> {
-  const errors: Error[] = [];
-  const sink = prometheusSink({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e), ...options });
-  open.push(sink);
-  await sink.ready;
-  return Object.assign(sink, { errors });
-}
+const start = (options: PrometheusSinkOptions = {}) => startPrometheusSink(open, options);
 
 function get(url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {

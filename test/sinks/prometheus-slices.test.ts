@@ -20,6 +20,7 @@ import { histogramOf, latencies } from '../helpers/exp-histogram.js';
 import { buildExpfmt, parseWithExpfmt, toNumber, type ExpfmtFamily } from '../helpers/expfmt.js';
 import { decodeExposition, labelsOf, nativeBuckets } from '../helpers/prometheus-protobuf.js';
 import { series, window } from '../helpers/windows.js';
+import { startPrometheusSink } from '../helpers/prometheus-sink.js';
 
 const PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0';
@@ -33,13 +34,7 @@ afterEach(async () => {
 
 beforeAll(() => buildExpfmt(), 120_000);
 
-async function start(options: PrometheusSinkOptions = {}): Promise<PrometheusSink & { errors: Error[] }> {
-  const errors: Error[] = [];
-  const sink = prometheusSink({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e), ...options });
-  open.push(sink);
-  await sink.ready;
-  return Object.assign(sink, { errors });
-}
+const start = (options: PrometheusSinkOptions = {}) => startPrometheusSink(open, options);
 
 /** The decoded body (gunzipped when the sink compressed it). */
 function get(url: string, format: Format, gzip: boolean): Promise<Buffer> {

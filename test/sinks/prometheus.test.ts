@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { exactQuantile, histogramOf, latencies } from '../helpers/exp-histogram.js';
 import { findSamples, parseExposition, sampleValue, type ParsedExposition } from '../helpers/exposition.js';
 import { series, window } from '../helpers/windows.js';
+import { startPrometheusSink } from '../helpers/prometheus-sink.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -25,13 +26,7 @@ afterEach(async () => {
 });
 
 /** A sink on an ephemeral loopback port, closed after the test; errors collected instead of warned. */
-async function start(options: PrometheusSinkOptions = {}): Promise<PrometheusSink & { errors: Error[] }> {
-  const errors: Error[] = [];
-  const sink = prometheusSink({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e), ...options });
-  open.push(sink);
-  await sink.ready;
-  return Object.assign(sink, { errors });
-}
+const start = (options: PrometheusSinkOptions = {}) => startPrometheusSink(open, options);
 
 interface Response {
   status: number;
