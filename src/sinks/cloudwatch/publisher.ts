@@ -389,7 +389,7 @@ export class Publisher {
   }
 
   private putBack(batch: Batch): void {
-    for (const run of batch.runs) this.batcher.putBack(run, batch.datums);
+    for (const run of batch.runs) this.batcher.putBack(run, batch);
     this.evict(this.queue.enforce(), 'overflow');
   }
 
@@ -444,9 +444,12 @@ export class Publisher {
       const remaining = deadline - clock.now();
       if (remaining <= 0) return;
       this.dropStale(clock.now());
+      // In slices, as in a slot: the process is going away, but the host still serves until it does.
+      await this.batcher.prepare(this.queue, this.o.limits.maxDatums, this.yieldToLoop);
+      this.sweep();
       const batch = this.take();
       if (batch === undefined) return;
-      const outcome = await this.send(transport, batch, Math.min(this.o.requestTimeoutMs, remaining));
+      const outcome = await this.send(transport, batch, Math.min(this.o.requestTimeoutMs, Math.max(1, deadline - clock.now())));
       if (outcome === 'throttled' || outcome === 'transient') {
         // Short, jittered pauses: the process is going away, so waiting a whole period is not an option.
         await this.sleep(Math.min(deadline - clock.now(), 200 + this.o.random() * 600));

@@ -46,10 +46,6 @@ export function valueBytes(d: MetricDatum): number {
   return n;
 }
 
-export function datumBytes(d: MetricDatum): number {
-  return fixedBytes(d.MetricName, d.Dimensions, d.Unit, d.StorageResolution) + valueBytes(d);
-}
-
 /** Characters of a finite number in JSON; integers counted without formatting them. */
 function numberBytes(value: number): number {
   if (Number.isInteger(value) && value > -1e15 && value < 1e15) {

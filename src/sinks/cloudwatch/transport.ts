@@ -5,19 +5,20 @@
  * Clients this sink creates use `maxAttempts: 1`: the pacer owns retries, because the SDK's own retries would
  * spend requests of the fleet's quota behind the pacer's back. Credentials come from the SDK's default chain
  * (environment, IRSA web identity, EKS Pod Identity, instance role); gzip of bodies >= 10240 bytes is the SDK's
- * default for PutMetricData and is left on.
+ * default for PutMetricData and is left on. The SDK's serializer writes each body in slices (sdk-body.ts), so a
+ * 1 MB request never holds the host's event loop for the ~10 ms it takes in one piece.
  */
 import { SinkError } from '../../core/sink.js';
-import type { CloudWatchTransport, PutMetricDataInput } from './types.js';
+import { slicedBodyFor, type SdkBodyModule } from './sdk-body.js';
+import type { CloudWatchTransport } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
 export interface CloudWatchClientLike {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
 }
 
-interface SdkModule {
+interface SdkModule extends SdkBodyModule {
   CloudWatchClient: new (config: Record<string, unknown>) => CloudWatchClientLike;
-  PutMetricDataCommand: new (input: PutMetricDataInput) => unknown;
 }
 
 export interface TransportOptions {
@@ -60,7 +61,15 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...options.clientConfig,
     });
-  return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+  const sliced = slicedBodyFor(client, sdk);
+  if (sliced === undefined) return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+  return async (input, { signal }) => {
+    const body = await sliced.body(input);
+    // Timed out while serializing: nothing was sent, and nothing will be.
+    signal.throwIfAborted();
+    const command = body === undefined ? new sdk.PutMetricDataCommand(input) : sliced.command(input.Namespace, body);
+    return client.send(command, { abortSignal: signal });
+  };
 }
 
 /**

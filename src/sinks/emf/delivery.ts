@@ -35,6 +35,8 @@ export interface DeliveryOptions {
   readonly maxBacklog: number;
   readonly logger: Logger;
   readonly random?: () => number;
+  /** Longest stretch of synchronous work between turns of the loop, ms. Default 1; `Infinity`: one piece (benchmarks). */
+  readonly sliceMs?: number;
 }
 
 export interface DeliveryCounts {
@@ -56,6 +58,7 @@ export class EmfDelivery {
   private readonly backlog: Backlog;
   private readonly unconfirmed: Array<{ entry: Entry; written: Written }> = [];
   private readonly random: () => number;
+  private readonly sliceMs: number;
   private readonly reporter: RateLimitedReporter;
   private running = false;
   private closed = false;
@@ -73,6 +76,7 @@ export class EmfDelivery {
   constructor(private readonly o: DeliveryOptions) {
     this.backlog = new Backlog(o.maxBacklogBytes, o.maxBacklog);
     this.random = o.random ?? Math.random;
+    this.sliceMs = o.sliceMs ?? SLICE_MS;
     this.reporter = new RateLimitedReporter(o.logger, `scalesignal emf sink "${o.name}": `);
     this.changed = this.nextChange();
   }
@@ -168,7 +172,7 @@ export class EmfDelivery {
       for (;;) {
         this.confirm();
         if (this.stopped) break;
-        if (performance.now() - sliceStart > SLICE_MS) {
+        if (performance.now() - sliceStart > this.sliceMs) {
           await yieldToLoop();
           sliceStart = performance.now();
           continue;
@@ -191,7 +195,7 @@ export class EmfDelivery {
           continue;
         }
         if (entry.documents === undefined) {
-          this.build(entry, sliceStart + SLICE_MS);
+          this.build(entry, sliceStart + this.sliceMs);
           continue;
         }
         const document = entry.documents[entry.next];
@@ -215,7 +219,7 @@ export class EmfDelivery {
   private buildAhead(): boolean {
     const entry = this.backlog.nextToBuild();
     if (entry === undefined) return false;
-    this.build(entry, performance.now() + SLICE_MS);
+    this.build(entry, performance.now() + this.sliceMs);
     return true;
   }
 
