@@ -12,10 +12,13 @@
  *                   through the SDK: its serializer alone, and `client.send` whole against a loopback PutMetricData
  *                   server (serialize, gzip, SigV4, HTTP, response, logger middleware) -> the whole sink, export
  *                   to flush, against the same server
- * "before" is the unsliced path: a slice budget of Infinity, the SDK serializing the whole input itself, and for
- * the whole sink a clock whose yield is a microtask (so its conversion never lets the loop turn) and a transport
- * that calls `client.send(new PutMetricDataCommand(input))`, as before slicing. The backends run in a child
- * process, so parsing what arrives is not charged to the host.
+ * "before" is the unsliced path, in the same run: documents and datums in one piece (windowDocuments,
+ * DatumConverter.convert), the delivery loop with `sliceMs: Infinity`, the SDK serializing the whole input itself
+ * (`client.send(new PutMetricDataCommand(input))`), and for the whole sink that transport plus a clock whose yield
+ * is a microtask (its conversion never lets the loop turn). "after" is the code as shipped (1 ms slices).
+ * Each piece also reports the longest gap with no GC pause in it (the code's own slices) and the longest GC pause
+ * (PerformanceObserver "gc"): scavenges copy the documents and datums that survive while a window is built.
+ * The backends run in a child process, so parsing what arrives is not charged to the host.
  *
  *   npm run bench:aws-stretch        (REPS=15)
  *
