@@ -3,7 +3,7 @@
  * loop after each ~1 ms, then handed to the SDK in place of the body it would write itself.
  *
  * Why: a 1 MB request (~600 histogram datums of 150 values) is ~7-13 ms of serialization inside `client.send`, in
- * one piece, and after the response the SDK's logger middleware walks the whole input again (~3-5 ms) to filter
+ * one piece, and after the response the SDK's logger middleware walks the whole input again (~3 ms) to filter
  * sensitive members, even with no logger configured. So the command carries the namespace and an empty
  * MetricData (cheap to serialize and to filter), and a middleware placed right after the SDK's serializer puts
  * the sliced body in. Everything after it (gzip, Content-Length, SigV4, HTTP, errors) is the SDK's. The body is
