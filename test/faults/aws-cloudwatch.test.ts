@@ -18,7 +18,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SeriesWindow, Window } from '../../src/core/window.js';
 import { cloudWatchSink, type CloudWatchSink, type CloudWatchSinkOptions, type PutMetricDataInput } from '../../src/sinks/cloudwatch.js';
 import { SinkError } from '../../src/core/sink.js';
-import { fakeTimeClock } from '../helpers/fake-time-clock.js';
 import { Rejection, startCloudWatchServer, validatePutMetricData, type CloudWatchServer, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
 import { systemClock, type Clock } from '../../src/sinks/cloudwatch/publisher.js';
 
@@ -231,7 +230,6 @@ describe('PutMetricData sink under CloudWatch faults (fake time)', () => {
           const cw = fakeCloudWatch((n) => schedule[n % schedule.length]);
           const sink = cloudWatchSink({
             transport: cw.transport,
-            clock: fakeTimeClock,
             logger: quiet,
             identity: 'p-1',
             fleetSize,

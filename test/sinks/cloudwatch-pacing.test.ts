@@ -8,7 +8,6 @@ import { Pacer } from '../../src/sinks/cloudwatch/pacer.js';
 import { systemClock, type Clock } from '../../src/sinks/cloudwatch/publisher.js';
 import { classify } from '../../src/sinks/cloudwatch/transport.js';
 import { SinkError } from '../../src/core/sink.js';
-import { fakeTimeClock } from '../helpers/fake-time-clock.js';
 import { series, window } from '../helpers/windows.js';
 
 /** A whole second, so epoch-second arithmetic in the assertions is exact. */
@@ -240,7 +239,7 @@ describe('cloudwatch pacing', () => {
           })
         : undefined,
     );
-    const sink = cloudWatchSink({ transport, fleetSize: 1, identity: 'p', clock: fakeTimeClock, logger: { warn: (m) => warnings.push(m) } });
+    const sink = cloudWatchSink({ transport, fleetSize: 1, identity: 'p', logger: { warn: (m) => warnings.push(m) } });
     await run(sink, 5);
     await sink.shutdown();
     const stats = sink.stats();
