@@ -77,7 +77,13 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule): SlicedBody |
     async body(input, sliceMs = SLICE_MS) {
       // On a turn of its own: the caller is usually still handling the previous request's response.
       if (sliceMs !== Number.POSITIVE_INFINITY) await nextTurn();
-      const body = await joinedBody(serialize, input, sliceMs);
+      let body: Uint8Array | undefined;
+      try {
+        body = await joinedBody(serialize, input, sliceMs);
+      } catch {
+        // A serializer that does not take this schema (a client from another SDK version): the SDK's own path.
+        body = undefined;
+      }
       // And the SDK's first stretch (up to its serializer) on another.
       if (sliceMs !== Number.POSITIVE_INFINITY) await nextTurn();
       return body;
