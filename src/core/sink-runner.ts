@@ -12,6 +12,7 @@ import type { WindowOutcome } from './self-metrics.js';
 import type { Sink } from './sink.js';
 import { estimateWindowBytes } from './window-size.js';
 import type { Window } from './window.js';
+import { nextTurn } from './turns.js';
 
 export interface RunnerOptions {
   readonly intervalMs: number;
@@ -29,7 +30,6 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
  */
 const MAX_BACKOFF_MS = 10_000;
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Entry {
   readonly window: Window;

@@ -18,6 +18,7 @@
  */
 import type { Window } from '../core/window.js';
 import { SinkError, type ExportContext, type Sink } from '../core/sink.js';
+import { nextTurn } from '../core/turns.js';
 import { DataPointConverter, type Temporality, type TemporalityChoice } from './otlp/data-points.js';
 import { loadOtel, type OtelModules } from './otlp/load.js';
 import { OtlpHttpTransport } from './otlp/transport.js';
@@ -158,7 +159,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): Sink {
         let entry = cache.get(key);
         if (entry === undefined) {
           // A turn of the event loop between windows: a backlog is converted without one long pause.
-          if (pending.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          if (pending.length > 0) await nextTurn();
           const points = converter.convert(w);
           entry = { key, resource: w.resource, points, bytes: estimateBytes(points) };
           cache.set(key, entry);

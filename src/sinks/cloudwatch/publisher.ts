@@ -11,6 +11,7 @@
  */
 import type { Logger } from '../../core/api.js';
 import { RateLimitedReporter, REPORT_EVERY_MS } from '../../core/reporter.js';
+import { nextTurn } from '../../core/turns.js';
 import type { SeriesWindow, Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
 import { namespaceFromService } from '../aws/namespace.js';
@@ -28,7 +29,7 @@ export interface Clock {
   /** `keepAlive` false (the default) means the timer must not hold the process open. */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): unknown;
   clearTimeout(handle: unknown): void;
-  /** Lets other work run between slices of a long conversion. Default: setImmediate. */
+  /** Lets other work run between slices of a long conversion. Default: the shared turn queue (core/turns.ts). */
   yield?(): Promise<void>;
 }
 
@@ -40,7 +41,7 @@ export const systemClock: Clock = {
     return timer;
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  yield: () => new Promise((resolve) => setImmediate(resolve)),
+  yield: nextTurn,
 };
 
 export interface PublisherOptions {
@@ -125,7 +126,7 @@ export class Publisher {
     this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
     const clock = o.clock;
-    this.yieldToLoop = clock.yield !== undefined ? () => (clock.yield as () => Promise<void>).call(clock) : () => new Promise((resolve) => setImmediate(resolve));
+    this.yieldToLoop = clock.yield !== undefined ? () => (clock.yield as () => Promise<void>).call(clock) : nextTurn;
     o.transport.then(
       (transport) => {
         this.resolvedTransport = transport;

@@ -19,6 +19,7 @@
  * a body not of the joinable shape: a future protocol such as CBOR), the SDK serializes the whole request itself.
  */
 import { performance } from 'node:perf_hooks';
+import { nextTurn } from '../../core/turns.js';
 import type { PutMetricDataInput } from './types.js';
 
 /** Longest stretch of serialization between turns of the event loop, as the sink's other slices. */
@@ -34,7 +35,6 @@ const TURNS = [
 const CLOSE = Buffer.from(']}');
 const COMMA = Buffer.from(',');
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ShapeSerializer {
   write(schema: unknown, value: unknown): void;

@@ -15,6 +15,7 @@
  */
 import type { Logger } from '../../core/api.js';
 import { RateLimitedReporter } from '../../core/reporter.js';
+import { nextTurn } from '../../core/turns.js';
 import type { Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
 import { estimateWindowBytes } from '../../core/window-size.js';
@@ -415,5 +416,5 @@ function delay(ms: number): Promise<void> {
 }
 
 function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return nextTurn();
 }

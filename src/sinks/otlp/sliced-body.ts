@@ -7,6 +7,7 @@
  * are joined into one array, so the collector gets one request (one unit that arrived or not) holding several
  * ResourceMetrics with the same resource, which OTLP allows and collectors merge.
  */
+import { nextTurn } from '../../core/turns.js';
 import type { Resource } from '../../core/window.js';
 import type { SeriesPoint, TemporalityChoice } from './data-points.js';
 import type { OtelModules } from './load.js';
@@ -18,8 +19,6 @@ export const SLICE_POINTS = 250;
 const PREFIX = Buffer.from('{"resourceMetrics":[');
 const SUFFIX = Buffer.from(']}');
 const COMMA = Buffer.from(',');
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function serializeSliced(
   otel: OtelModules,

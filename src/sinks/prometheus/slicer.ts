@@ -8,6 +8,7 @@
  * (hundreds of buckets against one number), so no one count keeps every piece short.
  */
 import { performance } from 'node:perf_hooks';
+import { nextTurn } from '../../core/turns.js';
 
 /** Default piece length: well under the 5 ms the sinks together may add to the host's event-loop p99. */
 export const SLICE_MS = 1;
@@ -23,9 +24,9 @@ export class Slicer {
     return performance.now() - this.started >= this.budgetMs;
   }
 
-  /** One turn of the event loop (setImmediate: pending I/O and timers run first). */
+  /** A turn of the event loop of its own (the shared queue: pending I/O, timers and other sinks' slices run first). */
   async pause(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     this.started = performance.now();
   }
 }
