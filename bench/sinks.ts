@@ -18,21 +18,26 @@
  * serialization stretch (min of 15 repetitions): SINKS_ONLY_PROBE=1 runs only that.
  *
  *   npm run bench:sinks     (ROUNDS=3 WARMUP_S=3 MEASURE_S=8; SINKS_LABEL=before|after names the result)
+ *   SINKS_SERIES=2000 SINKS_CONFIGS=all SINKS_BASE=HEAD~1 npm run bench:sinks   (a subset, with a ref side by side)
  *
  * Writes bench/results/sinks.json (keeps the other label's result, so before/after sit side by side).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { request } from 'node:http';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const SERIES = [100, 1000, 2000];
-const CONFIGS = ['none', 'prometheus', 'otlp', 'emf', 'cloudwatch', 'all'] as const;
-type Config = (typeof CONFIGS)[number];
+const ALL_CONFIGS = ['none', 'prometheus', 'otlp', 'emf', 'cloudwatch', 'all'] as const;
+type Config = (typeof ALL_CONFIGS)[number];
+/** SINKS_SERIES=2000 SINKS_CONFIGS=all: a subset of the cells (`none` always runs: it is the baseline). */
+const SERIES = (process.env.SINKS_SERIES ?? '100,1000,2000').split(',').map(Number);
+const CONFIGS = ALL_CONFIGS.filter((c) => c === 'none' || (process.env.SINKS_CONFIGS ?? ALL_CONFIGS.join(',')).split(',').includes(c));
+/** SINKS_BASE=<git ref>: every cell also runs on that ref's src/ (a detached worktree), interleaved in the same run. */
+const BASE_REF = process.env.SINKS_BASE;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARMUP_S = Number(process.env.WARMUP_S ?? 3);
 const MEASURE_S = Number(process.env.MEASURE_S ?? 8);
@@ -50,7 +55,9 @@ interface CellResult {
 // Child: the app under measurement.
 
 async function cell(config: Config, series: number, endpoints: Record<string, string>): Promise<void> {
-  const { createMetrics, otlpSink, emfSink, cloudWatchSink, prometheusSink } = await import('../src/index.js');
+  const { createMetrics, otlpSink, emfSink, cloudWatchSink, prometheusSink } = (
+    process.env.SINKS_SRC !== undefined ? await import(pathToFileURL(join(process.env.SINKS_SRC, 'index.ts')).href) : await import('../src/index.js')
+  ) as typeof import('../src/index.js');
   type AnySink = import('../src/index.js').Sink;
   const sinks: AnySink[] = [];
   const want = (name: Config) => config === name || config === 'all';
@@ -139,9 +146,10 @@ function scrapeLoop(url: string): () => void {
   return () => (stopped = true);
 }
 
-async function runCell(config: Config, series: number, endpoints: Record<string, string>): Promise<CellResult> {
+async function runCell(config: Config, series: number, endpoints: Record<string, string>, src?: string): Promise<CellResult> {
   const child = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', join(HERE, 'sinks.ts'), '--cell', config, String(series), JSON.stringify(endpoints)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: src === undefined ? process.env : { ...process.env, SINKS_SRC: src },
   });
   let out = '';
   let stopScrape: (() => void) | undefined;
@@ -171,6 +179,8 @@ async function main(): Promise<void> {
   const agent = await startTcpAgent();
   const endpoints = { otlp: otlp.url, emf: `tcp://127.0.0.1:${agent.port}`, cloudwatch: cw.url };
   const runs = new Map<string, CellResult[]>();
+  const baseSrc = BASE_REF === undefined ? undefined : checkoutBase(BASE_REF);
+  const variants: Array<{ suffix: string; src?: string }> = [{ suffix: '' }, ...(baseSrc === undefined ? [] : [{ suffix: ':base', src: baseSrc }])];
   const started = Date.now();
   const loadBefore = loadavg();
   for (let round = 0; round < ROUNDS; round++) {
@@ -178,23 +188,25 @@ async function main(): Promise<void> {
     const order = round % 2 === 0 ? CONFIGS : [...CONFIGS].reverse();
     for (const series of SERIES) {
       for (const config of order) {
-        const result = await runCell(config, series, endpoints);
-        const key = `${config}@${series}`;
+        for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+        const result = await runCell(config, series, endpoints, variant.src);
+        const key = `${config}@${series}${variant.suffix}`;
         runs.set(key, [...(runs.get(key) ?? []), result]);
         process.stdout.write(`round ${round + 1} ${key.padEnd(18)} p50 ${result.p50.toFixed(2)} p99 ${result.p99.toFixed(2)} max ${result.max.toFixed(1)} ms\n`);
         // Keep the receivers from accumulating every body.
         otlp.requests.length = 0;
         cw.requests.length = 0;
         cw.accepted.length = 0;
+        }
       }
     }
   }
   const table: Record<string, Record<string, { p99Ms: number; addedP99Ms: number; p50Ms: number; maxMs: number; rounds: number[] }>> = {};
-  for (const series of SERIES) {
+  for (const series of SERIES) for (const variant of variants) {
     const row: (typeof table)[string] = {};
-    const base = median(runs.get(`none@${series}`)!.map((r) => r.p99));
+    const base = median(runs.get(`none@${series}${variant.suffix}`)!.map((r) => r.p99));
     for (const config of CONFIGS) {
-      const rs = runs.get(`${config}@${series}`)!;
+      const rs = runs.get(`${config}@${series}${variant.suffix}`)!;
       const p99 = median(rs.map((r) => r.p99));
       row[config] = {
         p99Ms: r1(p99),
@@ -204,7 +216,7 @@ async function main(): Promise<void> {
         rounds: rs.map((r) => r1(r.p99)),
       };
     }
-    table[String(series)] = row;
+    table[`${series}${variant.suffix}`] = row;
   }
   await otlp.close();
   await cw.close();
@@ -224,13 +236,15 @@ async function main(): Promise<void> {
       loadavg: { before: loadBefore.map(r1), after: loadavg().map(r1) },
       durationS: Math.round((Date.now() - started) / 1000),
       target: 'all sinks add <= 5 ms to the event-loop p99 at 2,000 series',
-      targetMet: table['2000'].all.addedP99Ms <= 5,
+      targetMet: table['2000']?.all === undefined ? null : table['2000'].all.addedP99Ms <= 5,
+      cells: { series: SERIES, configs: CONFIGS, base: BASE_REF ?? null },
       p99BySeries: table,
     },
     otlpSerializationPause: await otlpSerializationPause(),
   };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify({ label: LABEL, added2000: Object.fromEntries(CONFIGS.map((c) => [c, table['2000'][c].addedP99Ms])) })}\n`);
+  const added = (key: string) => (table[key] === undefined ? undefined : Object.fromEntries(CONFIGS.map((c) => [c, table[key][c].addedP99Ms])));
+  process.stdout.write(`${JSON.stringify({ label: LABEL, added2000: added('2000'), ...(BASE_REF === undefined ? {} : { added2000Base: added('2000:base') }) })}\n`);
 }
 
 /**
@@ -289,4 +303,16 @@ if (process.env.SINKS_ONLY_PROBE) {
   await cell(process.argv[3] as Config, Number(process.argv[4]), JSON.parse(process.argv[5]) as Record<string, string>);
 } else {
   await main();
+}
+
+/** A detached worktree of `ref` (node_modules shared), for SINKS_BASE; returns its src/. */
+function checkoutBase(ref: string): string {
+  const root = join(HERE, '..');
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: root, encoding: 'utf8' }).trim();
+  const dir = join(tmpdir(), `scalesignal-sinks-base-${sha}`);
+  if (!existsSync(dir)) {
+    execFileSync('git', ['worktree', 'add', '--detach', dir, sha], { cwd: root, stdio: 'ignore' });
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  }
+  return join(dir, 'src');
 }

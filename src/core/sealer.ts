@@ -9,6 +9,9 @@ import { clearSlot, PAGE_SIZE } from './pages.js';
 import type { Series, SeriesTable } from './series.js';
 import type { HistogramBuckets, Resource, SeriesWindow, Window } from './window.js';
 
+/** Largest count stored as a small integer (V8 Smi on every platform). */
+const SMALL_INTEGER_MAX = 0x3fffffff;
+
 export interface SealRequest {
   /** Window sequence: floor(start / intervalMs). */
   readonly sequence: number;
@@ -23,6 +26,8 @@ export interface SealRequest {
 
 export class Sealer {
   private readonly scratch: Float64Array;
+  /** zeroCount + every count of the buckets collectBuckets returned last. */
+  private bucketTotal = 0;
   private readonly mapping: BucketMapping;
   private readonly quantiles = new Float64Array(WINDOW_QUANTILES.length);
 
@@ -142,33 +147,56 @@ export class Sealer {
     const buckets = this.collectBuckets(entry, slot, min, max);
     if (slot >= 0) this.clear(entry, slot);
     const q = this.quantiles;
-    quantilesInto(buckets, WINDOW_QUANTILES, min, max, q);
+    quantilesInto(buckets, WINDOW_QUANTILES, min, max, q, this.bucketTotal);
     return histogramWindow(entry, count, sum, min, max, last, count / seconds, q[0], q[1], q[2], q[3], buckets);
   }
 
   /** Sums the slot's buckets of every lane over [index(min), index(max)] only: the rest is known to be zero. */
   private collectBuckets(entry: Series, slot: number, min: number, max: number): HistogramBuckets {
-    const { mapping, scratch } = this;
+    const { mapping } = this;
     const stride = mapping.size + 1;
+    const base = slot * stride;
     const low = min > 0 ? mapping.denseIndex(min) : 0;
     const high = max > 0 ? mapping.denseIndex(max) : -1;
     let zeroCount = 0;
-    for (let i = low; i <= high; i++) scratch[i] = 0;
-    for (const { buckets } of entry.locations) {
-      if (buckets === null) continue;
-      const base = slot * stride;
-      zeroCount += buckets[base + mapping.size];
-      for (let i = low; i <= high; i++) scratch[i] += buckets[base + i];
+    // One lane (the main thread's): read its buckets in place; several: sum them into the scratch row first.
+    let source: Uint32Array | Float64Array | null = null;
+    let offset = 0;
+    if (entry.locations.length === 1) {
+      source = entry.locations[0].buckets;
+      offset = base;
+      if (source !== null) zeroCount = source[base + mapping.size];
+    } else {
+      source = this.scratch;
+      for (let i = low; i <= high; i++) source[i] = 0;
+      for (const { buckets } of entry.locations) {
+        if (buckets === null) continue;
+        zeroCount += buckets[base + mapping.size];
+        for (let i = low; i <= high; i++) source[i] += buckets[base + i];
+      }
     }
     let first = low;
     let lastNonZero = high;
-    while (first <= high && scratch[first] === 0) first++;
-    while (lastNonZero >= first && scratch[lastNonZero] === 0) lastNonZero--;
-    const counts: number[] = [];
-    for (let i = first; i <= lastNonZero; i++) counts.push(scratch[i]);
+    if (source === null) lastNonZero = first - 1;
+    else {
+      while (first <= high && source[offset + first] === 0) first++;
+      while (lastNonZero >= first && source[offset + lastNonZero] === 0) lastNonZero--;
+    }
+    const length = lastNonZero - first + 1;
+    // Sized once and filled with small integers: a pushed (growing) array of doubles cost ~3x as much, and
+    // Object.freeze boxes every double of a double array into a heap number (garbage once a second).
+    const counts: number[] = new Array<number>(length > 0 ? length : 0);
+    let total = zeroCount;
+    for (let i = 0; i < length; i++) {
+      const c = source![offset + first + i];
+      counts[i] = c <= SMALL_INTEGER_MAX ? c | 0 : c;
+      total += c;
+    }
+    // What the quantiles rank against, summed here so they need no pass of their own.
+    this.bucketTotal = total;
     return Object.freeze({
       scale: mapping.scale,
-      offset: counts.length > 0 ? mapping.offset + first : 0,
+      offset: length > 0 ? mapping.offset + first : 0,
       counts: Object.freeze(counts),
       zeroCount,
     });
