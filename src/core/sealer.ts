@@ -42,7 +42,7 @@ export class Sealer {
   }
 
   seal(request: SealRequest): Window {
-    // A flush right at a boundary can make an empty-length window: rate over 1 ms rather than divide by 0.
+    // The rest of an interval a flush() cut up to its boundary is empty (it is carried and merged): never divide by 0.
     const seconds = Math.max(request.end - request.start, 1) / 1000;
     const series: SeriesWindow[] = [];
     const evictable: Series[] = [];

@@ -103,16 +103,24 @@ export class WindowClock {
     Atomics.store(this.shared, 1, -1);
   }
 
-  /** Cuts the open interval at `now` (flush): the records so far become a window, the interval stays open. */
+  /**
+   * Cuts the open interval at `now` (flush): the records so far become a window, the interval stays open.
+   * A cut in the very millisecond the open part began (shutdown() right at a boundary, two flush() calls in one
+   * millisecond, a clock stepped back) covers that millisecond, ending 1 ms ahead: a window that ended where the
+   * previous one did would repeat its point time (OTLP stamps points at the end), so a collector would count
+   * that window's delta sums twice. Should the cut reach the boundary, the boundary's empty remainder is carried
+   * (WindowStamper: its interval is already stamped), so ends always increase.
+   */
   cut(now: number): SealRequest {
+    const end = Math.max(now, this.openStart + 1);
     const request: SealRequest = {
       sequence: this.openSequence,
       start: this.openStart,
-      end: now,
+      end,
       timestamp: this.openSequence * this.intervalMs,
       slot: this.slot,
     };
-    this.openStart = now;
+    this.openStart = end;
     return request;
   }
 }

@@ -203,6 +203,55 @@ describe('one-second windows', () => {
     expect(merged).toBeDefined();
   });
 
+  it('a flush() or shutdown() in the millisecond an interval opened: windows never end where the previous one ended', async () => {
+    // OTLP stamps a point at its window's end: two windows ending in the same millisecond are one point twice at
+    // the collector (a delta sum counted twice). This once failed the OTLP fault suite when shutdown() landed in
+    // the very millisecond of a boundary.
+    const { metrics, sink } = setup();
+    const c = metrics.counter('c');
+    c.add(1);
+    const boundary = T0 - (T0 % 1000) + 1000;
+    await vi.advanceTimersByTimeAsync(boundary - T0);
+    expect(Date.now()).toBe(boundary);
+    expect(sink.windows.at(-1)?.end).toBe(boundary);
+    c.add(2);
+    await metrics.flush();
+    c.add(4);
+    await metrics.flush();
+    c.add(8);
+    await metrics.shutdown();
+    const ends = sink.windows.map((w) => w.end);
+    for (let i = 1; i < ends.length; i++) expect(ends[i], `window ends ${ends.join(', ')}`).toBeGreaterThan(ends[i - 1]);
+    for (const w of sink.windows) expect(w.end).toBeGreaterThan(w.start);
+    for (let i = 1; i < sink.windows.length; i++) expect(sink.windows[i].start).toBe(sink.windows[i - 1].end);
+    const stamps = sink.windows.map((w) => w.timestamp);
+    expect(new Set(stamps).size).toBe(stamps.length);
+    expect(sink.windows.reduce((n, w) => n + (find(w, 'c')?.sum ?? 0), 0)).toBe(15);
+  });
+
+  it('flush() calls in the last millisecond of an interval cut past its boundary: the rest is carried, ends still increase', async () => {
+    const { metrics, sink } = setup();
+    const c = metrics.counter('c');
+    const boundary = T0 - (T0 % 1000) + 1000;
+    await vi.advanceTimersByTimeAsync(boundary - 1 - T0);
+    for (let i = 0; i < 3; i++) {
+      c.add(1);
+      await metrics.flush();
+    }
+    c.add(1);
+    await vi.advanceTimersByTimeAsync(2000);
+    c.add(1);
+    await metrics.shutdown();
+    const windows = sink.windows;
+    for (let i = 1; i < windows.length; i++) {
+      expect(windows[i].end, `window ends ${windows.map((w) => w.end).join(', ')}`).toBeGreaterThan(windows[i - 1].end);
+      expect(windows[i].start).toBe(windows[i - 1].end);
+    }
+    for (const w of windows) expect(w.end).toBeGreaterThan(w.start);
+    expect(new Set(windows.map((w) => w.timestamp)).size).toBe(windows.length);
+    expect(windows.reduce((n, w) => n + (find(w, 'c')?.sum ?? 0), 0)).toBe(5);
+  });
+
   it('treats label order as irrelevant and numbers as strings', async () => {
     const { metrics, sink } = setup();
     const c = metrics.counter('c');
