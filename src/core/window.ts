@@ -57,7 +57,10 @@ export interface SeriesWindow {
 export interface Window {
   /** Epoch milliseconds, inclusive. */
   readonly start: number;
-  /** Epoch milliseconds, exclusive; `end - start` is the interval except for a window cut short by flush(). */
+  /**
+   * Epoch milliseconds, exclusive; `end - start` is the interval except for a window cut short by flush(). Always
+   * after `start` and after the previous window's end (OTLP stamps points with it: a repeat is a duplicate point).
+   */
   readonly end: number;
   /**
    * Epoch milliseconds of the interval this window is reported at: push sinks stamp datapoints with it. No two
