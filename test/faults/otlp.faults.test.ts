@@ -35,6 +35,8 @@ interface Received {
   /** work.done per timestamp (ms) and shard, as it arrived. */
   byTimestamp: Map<number, Map<string, number>>;
   duplicates: number;
+  /** For a failure message: which point times came twice, and in which requests (arrival index). */
+  duplicateTimes: Map<number, Set<number>>;
   /** Per request (arrival order): the lowest and highest window timestamp it carried. */
   requestSpans: Array<[number, number]>;
 }
@@ -42,8 +44,10 @@ interface Received {
 function received(): Received {
   const byTimestamp = new Map<number, Map<string, number>>();
   let duplicates = 0;
+  const duplicateTimes = new Map<number, Set<number>>();
+  const firstRequest = new Map<number, number>();
   const requestSpans: Array<[number, number]> = [];
-  for (const request of receiver.requests) {
+  for (const [index, request] of receiver.requests.entries()) {
     let lo = Infinity;
     let hi = -Infinity;
     for (const p of decodePoints(request.body)) {
@@ -54,12 +58,28 @@ function received(): Received {
       let m = byTimestamp.get(t);
       if (m === undefined) byTimestamp.set(t, (m = new Map()));
       const shard = String(p.attributes.shard);
-      if (m.has(shard)) duplicates++;
+      if (!firstRequest.has(t)) firstRequest.set(t, index);
+      if (m.has(shard)) {
+        duplicates++;
+        let requests = duplicateTimes.get(t);
+        if (requests === undefined) duplicateTimes.set(t, (requests = new Set([firstRequest.get(t)!])));
+        requests.add(index);
+      }
       m.set(shard, p.value as number);
     }
     if (lo <= hi) requestSpans.push([lo, hi]);
   }
-  return { byTimestamp, duplicates, requestSpans };
+  return { byTimestamp, duplicates, duplicateTimes, requestSpans };
+}
+
+/** Which point times arrived twice, in which requests, and which produced windows end there. */
+function describeDuplicates(r: RunResult, got: Received): string {
+  const lines = [...got.duplicateTimes].slice(0, 5).map(([time, requests]) => {
+    const windows = r.windows.filter((w) => w.end === time).map((w) => `[${w.start}, ${w.end}) stamped ${w.timestamp}`);
+    const spans = [...requests].map((i) => `#${i} (${receiver.requests[i].receivedAt})`);
+    return `point time ${time} in requests ${spans.join(', ')}; windows ending there: ${windows.join(', ') || 'none'}`;
+  });
+  return `duplicate points at the receiver: ${lines.join('; ')}`;
 }
 
 /** Window timestamp -> the OTLP point time: the sink stamps points at the window's end. */
@@ -82,7 +102,7 @@ function assertDelivery(r: RunResult, name: string, extra: Record<string, unknow
   expect(r.produced - accounted).toBeLessThanOrEqual(2);
   for (const step of r.running) expect(step.accounted).toBeLessThanOrEqual(step.produced);
   // No duplicate at the receiver.
-  expect(got.duplicates).toBe(0);
+  expect(got.duplicates, describeDuplicates(r, got)).toBe(0);
   // What arrived is what was recorded, for every second that arrived.
   const endToTimestamp = new Map(r.windows.map((w) => [w.end, w.timestamp]));
   for (const [time, shards] of got.byTimestamp) {
