@@ -75,7 +75,10 @@ describe('backlog byte estimates', () => {
     const copies = lines.map((l) => JSON.stringify(JSON.parse(l) as unknown));
     const retained = heap() - before;
     const estimate = copies.reduce((a, d) => a + stringBytes(d), 0);
-    expect(estimate).toBeGreaterThanOrEqual(retained);
+    // The heap difference also holds the array of copies and whatever the runner allocated meanwhile (seen: 4 KB
+    // over a 3.4 MB estimate): an allowance of 64 KB for those, far below what a wrong estimate would miss by.
+    const unrelated = 64 * 1024;
+    expect(estimate + unrelated).toBeGreaterThanOrEqual(retained);
     expect(estimate).toBeLessThan(retained * 1.5);
   });
 });
