@@ -94,6 +94,33 @@ describe('instrumentHttpServer', () => {
     }
   });
 
+  it('finishes pipelined Express requests begun early whose socket died while their responses waited', async () => {
+    const c = collectingMetrics();
+    const app = express5();
+    app.use(expressMetrics(c.metrics));
+    app.get('/p/:n', (req, res) => {
+      // The first response never comes; the two behind it are complete but queued behind it.
+      if (req.params.n !== '1') res.send('queued');
+    });
+    const server = http.createServer(app);
+    const url = new URL(await listen(server));
+    try {
+      // The first request teaches the early start this server: the pipelined ones are begun as they start.
+      await get(`${url.origin}/p/0`);
+      const socket = net.connect(Number(url.port), '127.0.0.1');
+      await once(socket, 'connect');
+      let seen = 0;
+      server.on('request', () => seen++);
+      socket.write(['/p/1', '/p/2', '/p/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+      while (seen < 3) await once(server, 'request');
+      socket.destroy();
+      expect(await totalsWhen(c, 4)).toEqual({ 'GET /p/:n 2xx ok': 1, 'GET /p/:n none aborted': 1, 'GET /p/:n 2xx aborted': 2 });
+    } finally {
+      await close(server);
+      await c.metrics.shutdown();
+    }
+  });
+
   it('counts a request once when the server hook and Express both track it', async () => {
     const c = collectingMetrics();
     const app = express5();

@@ -16,6 +16,7 @@
  * outcome). Nothing else is written to the request or response.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BoundGauge, Counter, Histogram, Metrics } from '../../core/api.js';
 import { eventStreamWatch, headAnnouncedEventStream } from '../sse-detection.js';
@@ -170,9 +171,11 @@ export class HttpTracker {
     (res as TrackedResponse)[kTracked] = tracked;
     if (responseEnds.watch(res, req, onResponseClose)) tracked.flags = ON_CHANNEL;
     // A pipelined request's response waits for the ones before it without a socket; if the socket dies first,
-    // Node never finishes nor closes it. Rare, so its listener is only paid for here.
-    if (res.socket === null && req?.socket) {
-      const socket = req.socket;
+    // Node never finishes nor closes it. Rare, so its listener is only paid for here. Waiting means: no socket yet
+    // and the connection busy with another response (begun early, at the request start, every response still
+    // lacks its socket: Node assigns it right after, so an idle connection means no wait).
+    const socket = req?.socket as (Socket & { _httpMessage?: ServerResponse | null }) | null | undefined;
+    if (res.socket === null && socket && socket._httpMessage != null && socket._httpMessage !== res) {
       tracked.socketListener = () => tracked.tracker.end(tracked, SOCKET_CLOSED);
       socket.once('close', tracked.socketListener);
     }
