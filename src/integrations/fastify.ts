@@ -65,13 +65,20 @@ function plugin(fastify: FastifyInstanceLike, options: FastifyMetricsOptions, do
   const routes = tracker.routes;
   let kContext: symbol | null | undefined;
 
+  // The last route context seen and its label: a run of requests to one route skips the template lookup.
+  let lastContext: unknown = undefined;
+  let lastLabel: RouteLabel = routes.unmatched;
+
   const labelOf = (request: FastifyRequestLike): RouteLabel => {
     if (kContext === undefined) kContext = Object.getOwnPropertySymbols(request).find((s) => s.description === CONTEXT) ?? null;
-    if (kContext !== null) {
-      const url = (request[kContext] as { config?: { url?: unknown } } | undefined)?.config?.url;
-      return typeof url === 'string' ? routes.label(url) : routes.unmatched;
-    }
-    return routeOptionsLabel(request, routes);
+    if (kContext === null) return routeOptionsLabel(request, routes);
+    const context = request[kContext] as { config?: { url?: unknown } } | undefined;
+    if (context === lastContext && context !== undefined) return lastLabel;
+    const url = context?.config?.url;
+    const label = typeof url === 'string' ? routes.label(url) : routes.unmatched;
+    lastContext = context;
+    lastLabel = label;
+    return label;
   };
 
   fastify.addHook('onRequest', function scalesignalRequest(request: FastifyRequestLike, reply: FastifyReplyLike, next: Done) {

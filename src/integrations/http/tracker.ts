@@ -40,25 +40,34 @@ export const kTracked = Symbol.for('scalesignal.http.tracked');
 
 type TrackedResponse = ServerResponse & { [kTracked]?: Tracked };
 
-/** One begun response; its state lives here, never in more properties on the request or response. */
+/**
+ * One begun response; its state lives here, never in more properties on the request or response. Fields are
+ * assigned in the constructor, in one order (one hidden class, plain stores rather than class-field defines).
+ */
 export class Tracked {
-  flags = 0;
+  declare flags: number;
   /** Set at the claim: performance.now(). */
-  start = 0;
+  declare start: number;
   /** The route label, when the integration knows it before the end (Fastify); else resolved at the end. */
-  route: RouteLabel | undefined = undefined;
+  declare route: RouteLabel | undefined;
   /** Set on the rare path of a pipelined response waiting without a socket. */
-  socketListener: (() => void) | undefined = undefined;
+  declare socketListener: (() => void) | undefined;
   /** methodIndex() of the request, read at the start (before a framework reshapes the request). */
-  readonly method: number;
+  declare readonly method: number;
+  /** The tracker that began it, then the one that claimed it. */
+  declare tracker: HttpTracker;
+  declare readonly res: ServerResponse;
+  declare readonly req: IncomingMessage | undefined;
 
-  constructor(
-    /** The tracker that began it, then the one that claimed it. */
-    public tracker: HttpTracker,
-    readonly res: ServerResponse,
-    readonly req: IncomingMessage | undefined,
-  ) {
+  constructor(tracker: HttpTracker, res: ServerResponse, req: IncomingMessage | undefined, flags: number) {
+    this.flags = flags;
+    this.start = 0;
+    this.route = undefined;
+    this.socketListener = undefined;
     this.method = methodIndex((req ?? res.req)?.method);
+    this.tracker = tracker;
+    this.res = res;
+    this.req = req;
   }
 
   get claimed(): boolean {
@@ -167,9 +176,8 @@ export class HttpTracker {
   begin(res: ServerResponse, req: IncomingMessage | undefined): Tracked {
     const existing = (res as TrackedResponse)[kTracked];
     if (existing !== undefined) return existing;
-    const tracked = new Tracked(this, res, req);
+    const tracked = new Tracked(this, res, req, responseEnds.watch(res, req, onResponseClose) ? ON_CHANNEL : 0);
     (res as TrackedResponse)[kTracked] = tracked;
-    if (responseEnds.watch(res, req, onResponseClose)) tracked.flags = ON_CHANNEL;
     // A pipelined request's response waits for the ones before it without a socket; if the socket dies first,
     // Node never finishes nor closes it. Rare, so its listener is only paid for here. Waiting means: no socket yet
     // and the connection busy with another response (begun early, at the request start, every response still
