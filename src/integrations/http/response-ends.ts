@@ -26,10 +26,14 @@ export type Ending = typeof FINISHED | typeof CLOSED | typeof SOCKET_CLOSED;
 /** Ends the response's state if it has one (and it has not ended). */
 type EndResponse = (res: ServerResponse, ending: Ending) => void;
 
-type WatchedSocket = Socket & { _httpMessage?: ServerResponse | null; [kWatched]?: true };
+type WatchedSocket = Socket & { _httpMessage?: ServerResponse | null };
 
-/** Marks a connection whose 'close' is listened to (per module copy: each copy listens once). */
-const kWatched = Symbol('scalesignal.http.connection');
+/**
+ * Connections whose 'close' is listened to (per module copy: each copy listens once). A WeakSet, not a property:
+ * a property added to every socket gives sockets a second hidden class, and node:http's own code reading them
+ * (IncomingMessage, streams) then ran measurably slower (bench:http:instructions, Fastify hello world).
+ */
+const watchedSockets = new WeakSet<Socket>();
 
 export class ResponseEnds {
   private users = 0;
@@ -70,8 +74,8 @@ export class ResponseEnds {
     }
     this.pending++;
     const socket = (res.socket ?? req?.socket) as WatchedSocket | null | undefined;
-    if (socket !== null && socket !== undefined && socket[kWatched] !== true) {
-      socket[kWatched] = true;
+    if (socket !== null && socket !== undefined && !watchedSockets.has(socket)) {
+      watchedSockets.add(socket);
       socket.once('close', this.onConnectionClose);
     }
     return true;
