@@ -28,12 +28,16 @@ import { fileURLToPath } from 'node:url';
 import { cloudWatchSink, createMetrics, emfSink, otlpSink, prometheusSink, type Sink, type Window } from '../src/index.js';
 import { startCloudWatchServer } from '../test/helpers/cloudwatch-server.js';
 import { startOtlpReceiver, type ReceiverMode } from '../test/helpers/otlp-receiver.js';
+import { sampleMemory, type MemorySample } from './soak-memory.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const WARMUP_S = Number(process.env.WARMUP_S ?? Math.min(120, MINUTES * 12));
 const FAULT_EVERY_S = Number(process.env.FAULT_EVERY_S ?? 60);
 const FAULT_S = Number(process.env.FAULT_S ?? 10);
 const SERIES = Number(process.env.SOAK_SERIES ?? 1000);
+const SAMPLE_S = Number(process.env.SAMPLE_S ?? 10);
+/** Attribution runs: a comma list of the sinks to include (prometheus, otlp, emf, cloudwatch); default all four. */
+const SINKS = new Set((process.env.SOAK_SINKS ?? 'prometheus,otlp,emf,cloudwatch').split(',').filter(Boolean));
 const HERE = dirname(fileURLToPath(import.meta.url));
 const maybeGc = (globalThis as { gc?: () => void }).gc;
 if (maybeGc === undefined) throw new Error('run with --expose-gc (npm run bench:soak)');
@@ -107,22 +111,22 @@ async function main(): Promise<void> {
       for (const w of ws) tallyOutcomes(w, outcomes);
     },
   };
-  const prom = prometheusSink({ port: 0, host: '127.0.0.1', onError: () => {} });
+  const prom = SINKS.has('prometheus') ? prometheusSink({ port: 0, host: '127.0.0.1', onError: () => {} }) : undefined;
   const logger = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} };
   const sinks: Sink[] = [
     prom,
-    otlpSink({ url: otlp.url, temporality: 'delta' }),
-    emfSink({ agentEndpoint: `tcp://127.0.0.1:${agent.port}` }, {}),
-    cloudWatchSink({
+    SINKS.has('otlp') ? otlpSink({ url: otlp.url, temporality: 'delta' }) : undefined,
+    SINKS.has('emf') ? emfSink({ agentEndpoint: `tcp://127.0.0.1:${agent.port}` }, {}) : undefined,
+    SINKS.has('cloudwatch') ? cloudWatchSink({
       endpoint: cw.url,
       region: 'us-east-1',
       clientConfig: { credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' } },
       fleetSize: 1,
       identity: 'soak-0',
       logger: logger as never,
-    }),
+    }) : undefined,
     tap,
-  ];
+  ].filter((x): x is Sink => x !== undefined);
   const metrics = createMetrics({ service: 'soak', sinks, logger: logger as never });
   const counter = metrics.counter('soak.requests', { unit: '{request}' });
   const histogram = metrics.histogram('soak.latency', { unit: 'ms' });
@@ -135,8 +139,11 @@ async function main(): Promise<void> {
     for (const c of counters) c.add(1);
     for (let i = 0; i < histograms.length; i++) histograms[i].record(1 + ((i * 7 + tick * 13) % 500) * 0.37);
   }, 10);
-  await prom.ready;
-  const stopScrape = scrapeLoop(prom.url!);
+  let stopScrape = () => {};
+  if (prom !== undefined) {
+    await prom.ready;
+    stopScrape = scrapeLoop(prom.url!);
+  }
 
   const otlpFaults: ReceiverMode[] = [
     { kind: 'status', status: 503, retryAfter: '2' },
@@ -144,7 +151,7 @@ async function main(): Promise<void> {
     { kind: 'close' },
     { kind: 'status', status: 500 },
   ];
-  const samples: Array<{ s: number; heapMB: number; rssMB: number }> = [];
+  const samples: MemorySample[] = [];
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const started = Date.now();
   const totalS = MINUTES * 60;
@@ -175,11 +182,12 @@ async function main(): Promise<void> {
     otlp.bodyBytes.length = 0;
     cw.requests.length = 0;
     cw.accepted.length = 0;
-    if (s % 10 === 0) {
+    if (s % SAMPLE_S === 0) {
+      const before = process.memoryUsage.rss() / 1048576;
       gc();
-      const m = process.memoryUsage();
-      samples.push({ s, heapMB: m.heapUsed / 1048576, rssMB: m.rss / 1048576 });
-      log(`${s}s heap ${(m.heapUsed / 1048576).toFixed(1)} MB rss ${(m.rss / 1048576).toFixed(1)} MB windows ${tapWindows}`);
+      const m = sampleMemory(s);
+      samples.push(m);
+      log(`${s}s ${JSON.stringify({ ...m, rssBeforeGcMB: Math.round(before * 10) / 10 })} windows ${tapWindows}`);
     }
   }
   clearInterval(load);
@@ -202,14 +210,14 @@ async function main(): Promise<void> {
   );
   const warm = samples.filter((x) => x.s > WARMUP_S && x.s <= WARMUP_S + 120);
   const last = samples.filter((x) => x.s > totalS - 120);
-  const growth = (key: 'heapMB' | 'rssMB', pick: (x: { s: number }) => boolean = () => true) =>
+  const growth = (key: 'heapUsedMB' | 'rssMB', pick: (x: { s: number }) => boolean = () => true) =>
     (median(last.filter(pick).map((x) => x[key])) / median(warm.filter(pick).map((x) => x[key])) - 1) * 100;
   // The same phase of the fault cycle in both spans: samples at least 20 s after a fault ended, before the next one.
   // A fault's backlog and the allocator's retention after it come and go with the cycle; comparing a span with two
   // faults in it against one with one measures the schedule, not growth.
   // Least-squares trend over everything after warm-up, as % of the mean over those 8 minutes: a leak climbs, noise
   // (RSS swings +-20 % between samples a minute apart) does not.
-  const trend = (key: 'heapMB' | 'rssMB') => {
+  const trend = (key: 'heapUsedMB' | 'rssMB') => {
     const xs = samples.filter((x) => x.s > WARMUP_S);
     const mx = xs.reduce((a, x) => a + x.s, 0) / xs.length;
     const my = xs.reduce((a, x) => a + x[key], 0) / xs.length;
@@ -227,18 +235,18 @@ async function main(): Promise<void> {
     faultEveryS: FAULT_EVERY_S,
     faultS: FAULT_S,
     loadavg: loadavg().map((x) => Math.round(x * 10) / 10),
-    heapGrowthPct: Math.round(growth('heapMB') * 10) / 10,
+    heapGrowthPct: Math.round(growth('heapUsedMB') * 10) / 10,
     rssGrowthPct: Math.round(growth('rssMB') * 10) / 10,
-    quietPhaseHeapGrowthPct: Math.round(growth('heapMB', quietPhase) * 10) / 10,
+    quietPhaseHeapGrowthPct: Math.round(growth('heapUsedMB', quietPhase) * 10) / 10,
     quietPhaseRssGrowthPct: Math.round(growth('rssMB', quietPhase) * 10) / 10,
-    heapTrendPct: Math.round(trend('heapMB') * 10) / 10,
+    heapTrendPct: Math.round(trend('heapUsedMB') * 10) / 10,
     rssTrendPct: Math.round(trend('rssMB') * 10) / 10,
     target: 'heap and RSS growth after warm-up < 5 %, every window accounted',
     eventLoopP99Ms: Math.round((loop.percentile(99) / 1e6) * 10) / 10,
     produced,
     accounting,
     emfLinesReceived: agent.lines(),
-    memory: samples.map((x) => ({ s: x.s, heapMB: Math.round(x.heapMB * 10) / 10, rssMB: Math.round(x.rssMB * 10) / 10 })),
+    memory: samples,
   };
   await otlp.close();
   await cw.close();
