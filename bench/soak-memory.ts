@@ -29,6 +29,8 @@ export interface MemorySample {
   readonly rssAnonMB: number;
   readonly rssFileMB: number;
   readonly mallocArenasMB: number;
+  /** Of mallocArenasMB, the main arena (brk heap): the JS thread's allocations, Buffers below the mmap threshold. */
+  readonly mainArenaMB: number;
   readonly unattributedMB: number;
   /** Open sockets, servers, timers... (process.getActiveResourcesInfo): a socket kept after a fault would pile up. */
   readonly activeResources: number;
@@ -64,8 +66,9 @@ export function sampleMemory(s: number): MemorySample {
     arrayBuffersMB: round(m.arrayBuffers / MB),
     rssAnonMB: round(rssAnon / MB),
     rssFileMB: round((status.RssFile ?? NaN) / MB),
-    mallocArenasMB: round(arenas / MB),
-    unattributedMB: round((rssAnon - v8Physical - arenas) / MB),
+    mallocArenasMB: round(arenas.all / MB),
+    mainArenaMB: round(arenas.main / MB),
+    unattributedMB: round((rssAnon - v8Physical - arenas.all) / MB),
     activeResources: process.getActiveResourcesInfo().length,
   };
 }
@@ -92,12 +95,12 @@ function procStatus(): Record<string, number> {
  * Resident bytes of malloc's arenas. The main arena is the `[heap]` mapping; a thread arena is a mapping starting
  * on a 64 MB boundary whose readable part and the reserved (---p) remainder right after it add up to 64 MB.
  */
-function mallocArenaBytes(): number {
+function mallocArenaBytes(): { all: number; main: number } {
   let text: string;
   try {
     text = readFileSync('/proc/self/smaps', 'utf8');
   } catch {
-    return NaN;
+    return { all: NaN, main: NaN };
   }
   const maps: Array<{ start: bigint; end: bigint; perms: string; name: string; rss: number }> = [];
   for (const line of text.split('\n')) {
@@ -110,10 +113,12 @@ function mallocArenaBytes(): number {
     if (rss && maps.length > 0) maps[maps.length - 1].rss = Number(rss[1]) * 1024;
   }
   let bytes = 0;
+  let main = 0;
   for (let i = 0; i < maps.length; i++) {
     const map = maps[i];
     if (map.name === '[heap]') {
       bytes += map.rss;
+      main += map.rss;
       continue;
     }
     if (map.name !== '' || !map.perms.startsWith('rw') || map.start % BigInt(ARENA_BYTES) !== 0n) continue;
@@ -121,5 +126,5 @@ function mallocArenaBytes(): number {
     const end = next !== undefined && next.name === '' && next.perms.startsWith('---') && next.start === map.end ? next.end : map.end;
     if (end - map.start === BigInt(ARENA_BYTES)) bytes += map.rss;
   }
-  return bytes;
+  return { all: bytes, main };
 }

@@ -1,6 +1,7 @@
 /**
  * Soak: SOAK_MINUTES (default 10) through every sink at once, 1,000 series, with periodic backend faults, in
- * one process as a service would run. Not part of CI.
+ * one process as a service would run; the loopback backends run in a child process (soak-backends.ts), so their
+ * decoding is not counted as the SDK's memory. Not part of CI.
  *   prometheus   the sink's /metrics scraped every second (OpenMetrics, gzip)
  *   otlp         loopback OTLP/HTTP receiver; faults cycle: refuse, hang, 503 + Retry-After, accept-and-close, 500
  *   emf          loopback CloudWatch-agent TCP listener; fault: the agent drops every connection and refuses
@@ -32,15 +33,15 @@
  * Writes bench/results/soak.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { fork } from 'node:child_process';
 import { request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { cloudWatchSink, createMetrics, emfSink, otlpSink, prometheusSink, type Sink, type Window } from '../src/index.js';
-import { startCloudWatchServer } from '../test/helpers/cloudwatch-server.js';
-import { startOtlpReceiver, type ReceiverMode } from '../test/helpers/otlp-receiver.js';
+import type { ReceiverMode } from '../test/helpers/otlp-receiver.js';
+import type { BackendRequest, BackendUrls } from './soak-backends.js';
 import { cycleFloors, growth as floorGrowth, type CycleSchedule } from './soak-growth.js';
 import { residentNow, sampleMemory, type MemorySample } from './soak-memory.js';
 
@@ -66,37 +67,6 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function startTcpAgent() {
-  let lines = 0;
-  let refusing = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    if (refusing) {
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    lines: () => lines,
-    fault(on: boolean) {
-      refusing = on;
-      if (on) for (const s of sockets) s.destroy();
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 function scrapeLoop(url: string): () => void {
   let stopped = false;
   const once = () => {
@@ -112,10 +82,33 @@ function scrapeLoop(url: string): () => void {
   return () => (stopped = true);
 }
 
+/** The loopback backends in a child process (soak-backends.ts says why), and a call that waits for its answer. */
+async function startBackends() {
+  const child = fork(join(HERE, 'soak-backends.ts'), { execArgv: ['--no-warnings', '--import', 'tsx'] });
+  const waiting = new Map<number, (reply: Record<string, unknown>) => void>();
+  let nextId = 0;
+  const urls = await new Promise<BackendUrls>((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (msg: { id?: number; ready?: BackendUrls }) => {
+      if (msg.ready !== undefined) resolve(msg.ready);
+      else if (msg.id !== undefined) waiting.get(msg.id)?.(msg as Record<string, unknown>);
+    });
+  });
+  const call = (req: BackendRequest) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const id = nextId++;
+      waiting.set(id, (reply) => {
+        waiting.delete(id);
+        resolve(reply);
+      });
+      child.send({ ...req, id });
+    });
+  return { urls, call, pid: child.pid };
+}
+
 async function main(): Promise<void> {
-  const otlp = await startOtlpReceiver();
-  const cw = await startCloudWatchServer();
-  const agent = await startTcpAgent();
+  const backends = await startBackends();
+  const { otlpUrl, cloudWatchUrl, agentPort } = backends.urls;
   // The tap sums the self-metrics as they are published instead of keeping windows: a bench that holds a window
   // per second grows by itself, and that growth is not the SDK's.
   const outcomes: Record<string, Record<string, number>> = {};
@@ -131,10 +124,10 @@ async function main(): Promise<void> {
   const logger = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} };
   const sinks: Sink[] = [
     prom,
-    SINKS.has('otlp') ? otlpSink({ url: otlp.url, temporality: 'delta' }) : undefined,
-    SINKS.has('emf') ? emfSink({ agentEndpoint: `tcp://127.0.0.1:${agent.port}` }, {}) : undefined,
+    SINKS.has('otlp') ? otlpSink({ url: otlpUrl, temporality: 'delta' }) : undefined,
+    SINKS.has('emf') ? emfSink({ agentEndpoint: `tcp://127.0.0.1:${agentPort}` }, {}) : undefined,
     SINKS.has('cloudwatch') ? cloudWatchSink({
-      endpoint: cw.url,
+      endpoint: cloudWatchUrl,
       region: 'us-east-1',
       clientConfig: { credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' } },
       fleetSize: 1,
@@ -183,25 +176,13 @@ async function main(): Promise<void> {
     const faultWindow = s < totalS - 60 && inCycle >= FAULT_EVERY_S - FAULT_S;
     if (faultWindow && inCycle === FAULT_EVERY_S - FAULT_S) {
       const kind = faults % (otlpFaults.length + 1);
-      if (kind === otlpFaults.length) await otlp.refuse();
-      else otlp.mode = otlpFaults[kind];
-      agent.fault(true);
-      cw.setInject(() => ({ status: 400, code: 'Throttling', message: 'Rate exceeded' }));
+      await backends.call({ op: 'fault', otlp: kind === otlpFaults.length ? 'refuse' : otlpFaults[kind] });
       faults++;
       log(`${s}s fault #${faults}: otlp ${kind === otlpFaults.length ? 'refuse' : JSON.stringify(otlpFaults[kind])}, emf agent drops, cloudwatch throttles`);
     }
     if (!faultWindow && inCycle === 0 && faults > 0) {
-      otlp.mode = { kind: 'ok' };
-      await otlp.listen().catch(() => {});
-      agent.fault(false);
-      cw.setInject(undefined);
+      await backends.call({ op: 'recover' });
     }
-    // Keep the backends' own records from growing (they are not what is measured).
-    otlp.requests.length = 0;
-    otlp.arrivals.length = 0;
-    otlp.bodyBytes.length = 0;
-    cw.requests.length = 0;
-    cw.accepted.length = 0;
     if (s % SAMPLE_S === 0) {
       gc();
       const m = sampleMemory(s);
@@ -253,9 +234,12 @@ async function main(): Promise<void> {
     rss: floorGrowth(resident.map((x) => ({ s: x.s, v: x.rssMB })), schedule, TARGET_PCT),
     rssAnon: floorGrowth(resident.map((x) => ({ s: x.s, v: x.rssAnonMB })), schedule, TARGET_PCT),
     heapUsed: floorGrowth(samples.map((x) => ({ s: x.s, v: x.heapUsedMB })), schedule, TARGET_PCT),
+    // Attribution, not the target: what live objects hold (JS heap after GC + ArrayBuffers). RSS growing while this
+    // stays flat is memory V8 or malloc keep after it was freed, not memory the SDK holds.
+    live: floorGrowth(samples.map((x) => ({ s: x.s, v: x.heapUsedMB + x.arrayBuffersMB })), schedule, TARGET_PCT),
   };
   // What each cycle's RSS is made of, from the after-GC samples in its quiet phase (floor of each part).
-  const parts = ['rssAnonMB', 'rssFileMB', 'heapUsedMB', 'heapTotalMB', 'newSpaceMB', 'codeSpaceMB', 'arrayBuffersMB', 'mallocArenasMB', 'unattributedMB', 'activeResources'] as const;
+  const parts = ['rssAnonMB', 'rssFileMB', 'heapUsedMB', 'heapTotalMB', 'newSpaceMB', 'codeSpaceMB', 'arrayBuffersMB', 'mallocArenasMB', 'mainArenaMB', 'unattributedMB', 'activeResources'] as const;
   const partFloors = parts.map((k) => cycleFloors(samples.map((x) => ({ s: x.s, v: x[k] })), schedule));
   const cycles = partFloors[0].map((c, i) => ({ cycle: c.cycle, ...Object.fromEntries(parts.map((k, j) => [k, partFloors[j][i]?.floor])) }));
   const loads = load1.slice().sort((a, b) => a - b);
@@ -278,6 +262,10 @@ async function main(): Promise<void> {
     rssGrowthCi95Pct: floors.rss.ci95Pct,
     rssAnonGrowthPct: floors.rssAnon.growthPct,
     rssAnonGrowthCi95Pct: floors.rssAnon.ci95Pct,
+    liveGrowthPct: floors.live.growthPct,
+    liveGrowthCi95Pct: floors.live.ci95Pct,
+    // Allocator settings from the environment, when a run sets them (glibc tunables or a preloaded allocator).
+    allocator: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'LD_PRELOAD' || k === 'GLIBC_TUNABLES')),
     floors,
     cycles,
     // The earlier method, from the same run: medians of single after-GC samples every 10 s, last 2 minutes vs the 2
@@ -294,12 +282,10 @@ async function main(): Promise<void> {
     eventLoopP99Ms: Math.round((loop.percentile(99) / 1e6) * 10) / 10,
     produced,
     accounting,
-    emfLinesReceived: agent.lines(),
+    emfLinesReceived: (await backends.call({ op: 'lines' })).lines,
     memory: samples,
   };
-  await otlp.close();
-  await cw.close();
-  await agent.close();
+  await backends.call({ op: 'close' });
   const file = join(HERE, 'results', 'soak.json');
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -46,20 +46,21 @@ export class OtlpHttpTransport {
   }
 
   /**
-   * Posts `body`, settling by `deadline` (epoch ms) or when `signal` aborts, whichever is first. Rejects with a
-   * SinkError whose `retryable` says whether a resend is safe.
+   * Posts the body, given as its parts in order (see sliced-body.ts for why it is not one Buffer), settling by
+   * `deadline` (epoch ms) or when `signal` aborts, whichever is first. Rejects with a SinkError whose `retryable`
+   * says whether a resend is safe.
    */
-  async send(body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<void> {
+  async send(body: readonly Uint8Array[], deadline: number, signal?: AbortSignal): Promise<void> {
     const { agent, request } = await this.load();
     const headers = { ...(await this.config.headers()) };
     headers['User-Agent'] = `${this.config.userAgent ? `${this.config.userAgent} ` : ''}scalesignal`;
-    let payload: Uint8Array = body;
+    let payload: readonly Uint8Array[] = body;
     if (this.config.compression === 'gzip') {
       // zlib runs on the libuv pool: the event loop is not held for the compression.
-      payload = await gzipAsync(body);
+      payload = [await gzipAsync(body.length === 1 ? body[0] : Buffer.concat(body))];
       headers['Content-Encoding'] = 'gzip';
     }
-    headers['Content-Length'] = String(payload.byteLength);
+    headers['Content-Length'] = String(payload.reduce((bytes, part) => bytes + part.byteLength, 0));
     if (signal?.aborted) throw unknownOutcome('aborted before sending', signal.reason, false);
 
     return new Promise<void>((resolve, reject) => {
@@ -123,7 +124,8 @@ export class OtlpHttpTransport {
       const timer = setTimeout(() => giveUp(`no answer within ${Math.round(waitMs)} ms`, undefined), waitMs);
       const onAbort = () => giveUp('aborted', signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.end(payload);
+      for (let i = 0; i < payload.length - 1; i++) req.write(payload[i]);
+      req.end(payload[payload.length - 1]);
     });
   }
 
