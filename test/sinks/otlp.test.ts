@@ -300,6 +300,27 @@ describe('otlpSink data model', () => {
     expect(perStart.size).toBe(windows.length);
   });
 
+  // The body goes out as its slices, one write each (sliced-body.ts says why): the declared length must be the sum,
+  // and gzip must compress the slices as one body.
+  it.each(['none', 'gzip'])('a window of many slices arrives whole with compression %s, Content-Length exact', async (compression) => {
+    await withEnv({ OTEL_EXPORTER_OTLP_COMPRESSION: compression }, async () => {
+      const s = sink({ temporality: 'delta' });
+      const perWindow = 700; // three slices of 250 points
+      const w = window(
+        T0,
+        Array.from({ length: perWindow }, (_, k) => series({ name: 'done', kind: 'counter', labels: { route: `/r${k}` }, count: 1, sum: k + 1, total: 0 })),
+      );
+      await s.export([w]);
+      expect(receiver.requests).toHaveLength(1);
+      const { headers } = receiver.requests[0];
+      expect(headers['content-encoding']).toBe(compression === 'gzip' ? 'gzip' : undefined);
+      expect(Number(headers['content-length'])).toBe(receiver.bodyBytes[0]);
+      const points = allPoints();
+      expect(points).toHaveLength(perWindow);
+      expect(points.reduce((a, p) => a + Number(p.value), 0)).toBe((perWindow * (perWindow + 1)) / 2);
+    });
+  });
+
   it('a call that fails after some of its requests succeeded is retried without resending what arrived', async () => {
     const s = sink({ temporality: 'delta', timeoutMs: 2000 });
     const counts = Array.from({ length: 400 }, () => 1);
