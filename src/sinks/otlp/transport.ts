@@ -46,18 +46,19 @@ export class OtlpHttpTransport {
   }
 
   /**
-   * Posts the body, given as its parts in order (see sliced-body.ts for why it is not one Buffer), settling by
+   * Posts the body, whole or as its parts in order (see sliced-body.ts for why it is not one Buffer), settling by
    * `deadline` (epoch ms) or when `signal` aborts, whichever is first. Rejects with a SinkError whose `retryable`
    * says whether a resend is safe.
    */
-  async send(body: readonly Uint8Array[], deadline: number, signal?: AbortSignal): Promise<void> {
+  async send(body: Uint8Array | readonly Uint8Array[], deadline: number, signal?: AbortSignal): Promise<void> {
+    const parts = body instanceof Uint8Array ? [body] : body;
     const { agent, request } = await this.load();
     const headers = { ...(await this.config.headers()) };
     headers['User-Agent'] = `${this.config.userAgent ? `${this.config.userAgent} ` : ''}scalesignal`;
-    let payload: readonly Uint8Array[] = body;
+    let payload: readonly Uint8Array[] = parts;
     if (this.config.compression === 'gzip') {
       // zlib runs on the libuv pool: the event loop is not held for the compression.
-      payload = [await gzipAsync(body.length === 1 ? body[0] : Buffer.concat(body))];
+      payload = [await gzipAsync(parts.length === 1 ? parts[0] : Buffer.concat(parts))];
       headers['Content-Encoding'] = 'gzip';
     }
     headers['Content-Length'] = String(payload.reduce((bytes, part) => bytes + part.byteLength, 0));
