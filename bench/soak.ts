@@ -9,22 +9,25 @@
  * Every FAULT_EVERY_S seconds (default 60) a fault of FAULT_S seconds (default 10) hits every backend; the last
  * minute is fault-free so the accounting can settle.
  *
- * Memory, and why it is measured this way. RSS here is ~100 MB with no sink (V8 young generation 32 MB, histogram
- * slots ~31 MB of ArrayBuffers, node's own code and libraries ~45 MB file-backed) and 180-340 MB with the four
- * sinks, but it swings by up to 100 MB between readings seconds apart while nothing accumulates: after a full GC
- * V8 keeps the freed pages committed (heapTotal 83-140 MB for 44 MB live) until its memory reducer runs, glibc keeps
- * freed chunks in its arenas, large Buffers (bodies, gzip output) are mmap'd only while they live, and a render or
- * a request may be in flight at the reading. A reading is the retained memory plus that transient part, never
- * less, so single readings (the earlier method, medians of 10 s samples) measure when the sample fell more than
- * growth: two runs of the same code gave RSS +6.4 % and -11.6 %.
- * So RSS and RssAnon are read every RESIDENT_MS (default 250, no GC), every SAMPLE_S seconds (default 10) a full GC (--expose-gc) is
- * forced and the heap and RSS are split into their parts (bench/soak-memory.ts: V8 used / committed / young
- * generation / code, ArrayBuffers, RssAnon vs RssFile, glibc arenas, the rest). Growth is taken on each fault
- * cycle's floor, the lowest reading in the same quiet phase (20 s after the previous fault ended until the next),
- * as a least-squares trend over the cycles after warm-up (WARMUP_S, default 120) with a 95 % confidence interval
- * (bench/soak-growth.ts). Retained memory raises every later floor and shows; transient memory does not. The target
- * (< 5 % for heap, RSS and RssAnon) counts as met only when the interval's upper end is under 5 %. The earlier
- * method's figures from the same run are kept under `sampled`, and every reading is in the JSON.
+ * Memory, and why it is measured this way. RSS here is ~145 MB with no sink (V8 young generation 32 MB, histogram
+ * slots ~31 MB of ArrayBuffers, node's binary and libraries ~45 MB file-backed) and 200-260 MB with the four sinks,
+ * but it swings by up to 100 MB between readings seconds apart while nothing accumulates: after a full GC V8 keeps
+ * freed pages committed (heapTotal 85-140 MB for 45 MB live), glibc keeps freed chunks in its arenas and mmaps
+ * large Buffers (bodies, gzip output) only while they live, and a render or a request may be in flight at the
+ * reading. A reading is the retained memory plus that transient part, never less, so single readings (the earlier
+ * method: medians of 10 s samples) measure where the samples fell more than growth: earlier 10-minute runs gave
+ * RSS +6.4 %, +6.1 % and -11.6 % with the heap flat. With the backends in the same process their decoding
+ * (1.3-4 MB OTLP bodies concatenated and parsed) also raised glibc's mmap threshold and left malloc arenas ~35 MB
+ * larger after some faults; they now run in a child process. MALLOC_MMAP_THRESHOLD_=131072 (glibc's dynamic
+ * threshold off) is the way to tell allocator retention from memory the process holds; `allocator` records it.
+ * So RSS and RssAnon are read every RESIDENT_MS (default 250, no GC); every SAMPLE_S seconds (default 10) a full GC
+ * (--expose-gc) is forced and the heap and RSS are split into their parts (bench/soak-memory.ts: V8 used /
+ * committed / young generation / code, ArrayBuffers, RssAnon vs RssFile, glibc arenas, the rest). Growth is taken
+ * on each fault cycle's floor, the lowest reading in the same quiet phase (20 s after the previous fault ended
+ * until the next), as a least-squares trend over the cycles after warm-up (WARMUP_S, default 120) with a 95 %
+ * confidence interval (bench/soak-growth.ts). Retained memory raises every later floor and shows; transient memory
+ * does not. The target (< 5 % for heap, RSS and RssAnon) counts as met only when the interval's upper end is under
+ * 5 %. The earlier method's figures from the same run are kept under `sampled`, and every reading is in the JSON.
  * Accounting: per sink, sent + failed + dropped (self-metrics, as published in the windows a tap sink received)
  * must equal the windows produced (the tap's own `sent`).
  *
