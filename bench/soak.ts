@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const totalS = MINUTES * 60;
   let faults = 0;
-  // RSS does not drop at a gc() (V8 and malloc give pages back later, if at all), so these readings need none.
+  // RSS hardly drops at a gc() (V8 and malloc give pages back later, if at all), so these readings need none.
   const readResident = setInterval(() => resident.push(residentNow((Date.now() - started) / 1000)), RESIDENT_MS);
   for (let s = 1; s <= totalS; s++) {
     await sleep(started + s * 1000 - Date.now());
