@@ -10,7 +10,7 @@
  * minute is fault-free so the accounting can settle.
  *
  * Memory, and why it is measured this way. RSS here is ~145 MB with no sink (V8 young generation 32 MB, histogram
- * slots ~31 MB of ArrayBuffers, node's binary and libraries ~45 MB file-backed) and 200-260 MB with the four sinks,
+ * slots ~31 MB of ArrayBuffers, node's binary and libraries ~45 MB file-backed) and 200-245 MB with the four sinks,
  * but it swings by up to 100 MB between readings seconds apart while nothing accumulates: after a full GC V8 keeps
  * freed pages committed (heapTotal 85-140 MB for 45 MB live), glibc keeps freed chunks in its arenas and mmaps
  * large Buffers (bodies, gzip output) only while they live, and a render or a request may be in flight at the
