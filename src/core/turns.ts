@@ -10,6 +10,8 @@
 
 const waiting: Array<() => void> = [];
 let scheduled = false;
+/** The setImmediate that armed the pending turn: a fake timer uninstalled before it ran would lose that turn. */
+let scheduledWith: typeof setImmediate | undefined;
 
 function runOne(): void {
   scheduled = false;
@@ -21,6 +23,7 @@ function runOne(): void {
 
 function schedule(): void {
   scheduled = true;
+  scheduledWith = setImmediate;
   setImmediate(runOne);
 }
 
@@ -31,7 +34,9 @@ function schedule(): void {
 export function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => {
     waiting.push(resolve);
-    if (!scheduled) schedule();
+    // Re-arm when setImmediate changed since (fake timers installed or removed): the armed turn may never run, and
+    // one lost turn must not stall every sink of the process. A spare turn finds the queue empty and does nothing.
+    if (!scheduled || scheduledWith !== setImmediate) schedule();
   });
 }
 

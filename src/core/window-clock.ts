@@ -90,7 +90,9 @@ export class WindowClock {
     Atomics.store(this.shared, 0, sequence % this.slots);
     if (!this.workerLanesClosed) Atomics.store(this.shared, 1, sequence % this.slots);
     this.openSequence = sequence;
-    this.openStart = sequence * this.intervalMs;
+    // Never behind an end already cut: flush() calls that ran past the boundary (each cut covers at least 1 ms)
+    // would otherwise let the next cut end where one of theirs did.
+    this.openStart = Math.max(sequence * this.intervalMs, this.openStart);
     return requests;
   }
 

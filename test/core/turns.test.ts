@@ -2,7 +2,7 @@
  * The shared turn queue (src/core/turns.ts): however many sinks are slicing work at once, one turn of the event
  * loop runs one slice, so the host's pause per turn is one slice long, not one slice per busy sink.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nextTurn, turnsWaiting } from '../../src/core/turns.js';
 
 /** Counts turns of the event loop as the host sees them: one increment per check phase. */
@@ -70,5 +70,14 @@ describe('nextTurn', () => {
     }
     expect(timerFiredAfterSlice).toBeGreaterThan(0);
     expect(timerFiredAfterSlice).toBeLessThan(slices);
+  });
+
+  it('a turn armed under fake timers that were then removed does not stall the queue', async () => {
+    vi.useFakeTimers({ toFake: ['setImmediate'] });
+    const lost = nextTurn();
+    vi.useRealTimers();
+    const next = nextTurn().then(() => 'resumed');
+    await expect(next).resolves.toBe('resumed');
+    await expect(lost).resolves.toBeUndefined();
   });
 });

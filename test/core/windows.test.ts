@@ -252,6 +252,30 @@ describe('one-second windows', () => {
     expect(windows.reduce((n, w) => n + (find(w, 'c')?.sum ?? 0), 0)).toBe(5);
   });
 
+  it('a flush() right after a boundary that earlier flush() calls cut past: ends still increase, none repeats', async () => {
+    const { metrics, sink } = setup();
+    const c = metrics.counter('c');
+    const boundary = T0 - (T0 % 1000) + 1000;
+    await vi.advanceTimersByTimeAsync(boundary - 1 - T0);
+    for (let i = 0; i < 3; i++) {
+      c.add(1);
+      await metrics.flush();
+    }
+    // The boundary's timer fires, then flush() again at the boundary and 1 ms after it.
+    await vi.advanceTimersByTimeAsync(1);
+    c.add(1);
+    await metrics.flush();
+    await vi.advanceTimersByTimeAsync(1);
+    c.add(1);
+    await metrics.flush();
+    await metrics.shutdown();
+    const windows = sink.windows;
+    const ends = windows.map((w) => `${w.start}-${w.end}`).join(', ');
+    for (let i = 1; i < windows.length; i++) expect(windows[i].end, ends).toBeGreaterThan(windows[i - 1].end);
+    for (const w of windows) expect(w.end, ends).toBeGreaterThan(w.start);
+    expect(windows.reduce((n, w) => n + (find(w, 'c')?.sum ?? 0), 0)).toBe(5);
+  });
+
   it('treats label order as irrelevant and numbers as strings', async () => {
     const { metrics, sink } = setup();
     const c = metrics.counter('c');
