@@ -229,7 +229,8 @@ describe('one-second windows', () => {
     expect(sink.windows.reduce((n, w) => n + (find(w, 'c')?.sum ?? 0), 0)).toBe(15);
   });
 
-  it('flush() calls in the last millisecond of an interval cut past its boundary: the rest is carried, ends still increase', async () => {
+  /** Three flush() calls, each after a record, in the last millisecond before a boundary: cuts that run past it. */
+  async function threeFlushesBeforeBoundary() {
     const { metrics, sink } = setup();
     const c = metrics.counter('c');
     const boundary = T0 - (T0 % 1000) + 1000;
@@ -238,6 +239,11 @@ describe('one-second windows', () => {
       c.add(1);
       await metrics.flush();
     }
+    return { metrics, sink, c };
+  }
+
+  it('flush() calls in the last millisecond of an interval cut past its boundary: the rest is carried, ends still increase', async () => {
+    const { metrics, sink, c } = await threeFlushesBeforeBoundary();
     c.add(1);
     await vi.advanceTimersByTimeAsync(2000);
     c.add(1);
@@ -253,14 +259,7 @@ describe('one-second windows', () => {
   });
 
   it('a flush() right after a boundary that earlier flush() calls cut past: ends still increase, none repeats', async () => {
-    const { metrics, sink } = setup();
-    const c = metrics.counter('c');
-    const boundary = T0 - (T0 % 1000) + 1000;
-    await vi.advanceTimersByTimeAsync(boundary - 1 - T0);
-    for (let i = 0; i < 3; i++) {
-      c.add(1);
-      await metrics.flush();
-    }
+    const { metrics, sink, c } = await threeFlushesBeforeBoundary();
     // The boundary's timer fires, then flush() again at the boundary and 1 ms after it.
     await vi.advanceTimersByTimeAsync(1);
     c.add(1);

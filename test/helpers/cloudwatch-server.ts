@@ -470,3 +470,14 @@ function validate(input: { Namespace?: unknown; MetricData?: unknown }, now: num
   });
   return { namespace, datums };
 }
+
+/** Options that point a real cloudWatchSink (the AWS SDK client) at this loopback server as one pod of one. */
+export function loopbackSinkOptions(url: string) {
+  return {
+    endpoint: url,
+    region: 'us-east-1',
+    clientConfig: { credentials: { accessKeyId: 'x', secretAccessKey: 'y' } },
+    fleetSize: 1,
+    identity: 'api-0',
+  };
+}

@@ -18,7 +18,7 @@ import { systemClock } from '../../src/sinks/cloudwatch/publisher.js';
 import { joinedBody } from '../../src/sinks/cloudwatch/sdk-body.js';
 import type { PutMetricDataInput } from '../../src/sinks/cloudwatch/types.js';
 import { emfSink, type EmfSinkOptions } from '../../src/sinks/emf.js';
-import { startCloudWatchServer, type CloudWatchServer } from '../helpers/cloudwatch-server.js';
+import { loopbackSinkOptions, startCloudWatchServer, type CloudWatchServer } from '../helpers/cloudwatch-server.js';
 import { startEmfAgentListener, type EmfAgentListener } from '../helpers/emf-agent-listener.js';
 import { emfMetrics, validateEmf, type EmfDocument } from '../helpers/emf-validator.js';
 import { series, window } from '../helpers/windows.js';
@@ -52,15 +52,7 @@ function emfTo(a: EmfAgentListener, options: EmfSinkOptions = {}) {
 }
 
 function cloudWatchTo(s: CloudWatchServer, options: CloudWatchSinkOptions = {}) {
-  const sink = cloudWatchSink({
-    endpoint: s.url,
-    region: 'us-east-1',
-    clientConfig: { credentials: { accessKeyId: 'x', secretAccessKey: 'y' } },
-    fleetSize: 1,
-    identity: 'api-0',
-    logger: silent,
-    ...options,
-  });
+  const sink = cloudWatchSink({ ...loopbackSinkOptions(s.url), logger: silent, ...options });
   cleanups.push(() => sink.shutdown());
   return sink;
 }

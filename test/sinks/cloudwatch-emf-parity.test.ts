@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import { cloudWatchSink } from '../../src/sinks/cloudwatch.js';
 import { emfSink } from '../../src/sinks/emf.js';
-import { startCloudWatchServer, type CloudWatchServer, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
+import { loopbackSinkOptions, startCloudWatchServer, type CloudWatchServer, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
 import { validateEmf, type EmfDocument } from '../helpers/emf-validator.js';
 
 const servers: CloudWatchServer[] = [];
@@ -83,11 +83,7 @@ describe('EMF and PutMetricData: one identity per series, hostile labels merged 
     const lines: string[] = [];
     const emf = emfSink({ write: (d) => void lines.push(d), logger: quiet }, {});
     const pmd = cloudWatchSink({
-      endpoint: cw.url,
-      region: 'us-east-1',
-      clientConfig: { credentials: { accessKeyId: 'x', secretAccessKey: 'y' } },
-      fleetSize: 1,
-      identity: 'api-0',
+      ...loopbackSinkOptions(cw.url),
       logger: quiet,
       filter: (s) => !s.name.startsWith('scalesignal.'),
     });
