@@ -263,7 +263,10 @@ describe('synchronous instruments', () => {
     expect(warnings[2]).toMatch(/1-starts-with-a-digit/);
     const all = windows.flatMap((w) => w.series);
     expect(all.filter((s) => s.name === 'http.server.request.duration' && s.count > 0)).toEqual([]);
-    expect(all.filter((s) => s.name === 'work').map((s) => [s.kind, s.sum])).toEqual([['counter', 1]]);
+    // 100 ms windows: a window boundary may fall inside the test, and a counter reports 0 in windows after its add.
+    const work = all.filter((s) => s.name === 'work');
+    expect(new Set(work.map((s) => s.kind))).toEqual(new Set(['counter']));
+    expect(work.reduce((total, s) => total + s.sum, 0)).toBe(1);
     expect(all.find((s) => s.name === 'odd.options')?.sum).toBe(4);
   });
 
