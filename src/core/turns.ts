@@ -19,19 +19,23 @@ import { performance } from 'node:perf_hooks';
 
 /** Work one turn may start slices within; the last slice started may run past it by its own length. */
 export const TURN_BUDGET_MS = 1;
+/** A backstop for a clock that does not advance (a performance.now() faked before this module loaded). */
+const MAX_RESUMES_PER_TURN = 1000;
 
 const waiting: Array<() => void> = [];
 let scheduled = false;
 /** The setImmediate that armed the pending turn: a fake timer uninstalled before it ran would lose that turn. */
 let scheduledWith: typeof setImmediate | undefined;
-/** When the running turn started (performance.now()). */
+/** When the running turn started (performance.now()), and how many waiters it resumed. */
 let turnStart = 0;
+let resumed = 0;
 // Real time even under fake timers that fake `performance`: the budget is the host's real pause.
 const now = performance.now.bind(performance);
 
 function runTurn(): void {
   scheduled = false;
   turnStart = now();
+  resumed = 0;
   resumeNext();
 }
 
@@ -40,6 +44,7 @@ function resumeNext(): void {
   // Arm the next turn before resuming, so a slice that throws cannot stall the queue.
   if (waiting.length > 0 && !scheduled) schedule();
   if (resume === undefined) return;
+  resumed++;
   resume();
   queueMicrotask(afterSliceMicrotasks);
 }
@@ -50,7 +55,7 @@ function afterSliceMicrotasks(): void {
 
 /** The resumed slice has run: another one in this turn if the budget allows. */
 function checkpoint(): void {
-  if (waiting.length === 0 || now() - turnStart >= TURN_BUDGET_MS) return;
+  if (waiting.length === 0 || resumed >= MAX_RESUMES_PER_TURN || now() - turnStart >= TURN_BUDGET_MS) return;
   resumeNext();
 }
 
