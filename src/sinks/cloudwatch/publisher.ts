@@ -31,7 +31,10 @@ export interface Clock {
   /** `keepAlive` false (the default) means the timer must not hold the process open. */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): unknown;
   clearTimeout(handle: unknown): void;
-  /** Lets other work run between slices of a long conversion. Default: the shared turn queue (core/turns.ts). */
+  /**
+   * Lets other work run between slices of a long conversion and of each request's serialization and SDK steps.
+   * Default: the shared turn queue (core/turns.ts); fake-time tests give a microtask.
+   */
   yield?(): Promise<void>;
 }
 
