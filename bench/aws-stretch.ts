@@ -369,7 +369,7 @@ async function main(): Promise<void> {
     () => client.send(new Put(input)),
     async () => {
       const body = await sliced.body(input);
-      return client.send(body === undefined ? new Put(input) : (sliced.command(input.Namespace, body) as InstanceType<typeof Put>));
+      return client.send(body === undefined ? new Put(input) : (sliced.command(input.Namespace, body, { signal: new AbortController().signal, writing: () => undefined }) as InstanceType<typeof Put>));
     },
   );
   const sdkArrived = await count();

@@ -24,7 +24,7 @@ import { MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES } from './cloudwatch/batcher.
 import { DatumConverter } from './cloudwatch/datum.js';
 import { hash32, prng, resolveIdentity } from './cloudwatch/identity.js';
 import { Pacer } from './cloudwatch/pacer.js';
-import { Publisher, systemClock, type Clock } from './cloudwatch/publisher.js';
+import { clockYield, Publisher, systemClock, type Clock } from './cloudwatch/publisher.js';
 import { createTransport, type CloudWatchClientLike } from './cloudwatch/transport.js';
 import type { CloudWatchTransport } from './cloudwatch/types.js';
 
@@ -72,7 +72,10 @@ export interface CloudWatchSinkOptions {
   maxDatumsPerRequest?: number;
   /** Estimated uncompressed body bytes per request, at most 1000000 (default). */
   maxRequestBytes?: number;
-  /** A request not answered within this is abandoned and retried. Default 5000. */
+  /**
+   * A request not answered within this is abandoned: sent again when it had not been written yet (a busy event
+   * loop), else counted failed and not resent (CloudWatch may have stored it; a resend would double it). Default 5000.
+   */
   requestTimeoutMs?: number;
   /** How long `shutdown()` may spend sending what is pending. Default 5000. */
   shutdownTimeoutMs?: number;
@@ -174,7 +177,14 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   const converter = new DatumConverter(options.storageResolution ?? 1);
   const ledger = new WindowLedger();
   const pacer = new Pacer({ quotaTps, headroom, fleetSize, identity, ...(maxPeriodSeconds !== undefined ? { maxPeriodSeconds } : {}) });
+  const clock = options.clock ?? systemClock;
+  let sdkBodyFallbacks = 0;
   const transport = createTransport({
+    yieldTurn: clockYield(clock),
+    onBodyMismatch: (message) => {
+      sdkBodyFallbacks++;
+      logger.warn(`scalesignal cloudwatch sink "${name}": ${message}; sending the bodies the SDK serializes itself (in one piece) from now on`);
+    },
     ...(options.transport !== undefined ? { transport: options.transport } : {}),
     ...(options.client !== undefined ? { client: options.client } : {}),
     ...(options.region !== undefined ? { region: options.region } : {}),
@@ -198,7 +208,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     maxBacklogBytes,
     requestTimeoutMs,
     shutdownTimeoutMs,
-    clock: options.clock ?? systemClock,
+    clock,
     logger,
     random: prng(hash32(identity, 0x51ed270b)),
     ...(fleetSource !== undefined ? { fleetSize: fleetSource } : {}),
@@ -255,6 +265,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
         series_merged: view.counts.seriesMerged,
         labels_dropped: view.counts.labelsDropped,
         period_seconds: pacer.period,
+        sdk_body_fallbacks: sdkBodyFallbacks,
       };
     },
     pacing() {

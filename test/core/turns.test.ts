@@ -1,9 +1,11 @@
 /**
  * The shared turn queue (src/core/turns.ts): however many sinks are slicing work at once, one turn of the event
- * loop runs one slice, so the host's pause per turn is one slice long, not one slice per busy sink.
+ * loop starts slices only within its budget (TURN_BUDGET_MS), so the host's pause per turn is the budget plus one
+ * slice at most, not one slice per busy sink; and short slices share a turn, so a slow host loop does not stretch
+ * a window's work to one loop iteration per slice.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { nextTurn, turnsWaiting } from '../../src/core/turns.js';
+import { nextTurn, TURN_BUDGET_MS, turnsWaiting } from '../../src/core/turns.js';
 
 /** Counts turns of the event loop as the host sees them: one increment per check phase. */
 function hostTurns() {
@@ -22,29 +24,64 @@ function hostTurns() {
   };
 }
 
+const spin = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+};
+
 describe('nextTurn', () => {
-  it('runs one slice per turn of the event loop, whatever the number of slicing tasks', async () => {
+  it('a turn starts slices only within its budget: never more than the budget plus one slice, and FIFO across tasks', async () => {
     const host = hostTurns();
-    const slicesPerTask = 20;
+    const slicesPerTask = 30;
     const tasks = 4;
-    const turnOfSlice: number[] = [];
+    // Slices of 0.1-0.4 ms, and now and then one longer than the whole budget.
+    const workOf = (task: number, i: number) => ((task * 7 + i * 3) % 11 === 0 ? 1.5 : 0.1 + ((task + i) % 4) * 0.1);
+    const slices: Array<{ turn: number; work: number }> = [];
     const order: number[] = [];
     const task = async (id: number) => {
       for (let i = 0; i < slicesPerTask; i++) {
         await nextTurn();
-        turnOfSlice.push(host.turn);
+        const turn = host.turn;
+        const started = performance.now();
+        spin(workOf(id, i));
+        slices.push({ turn, work: performance.now() - started });
         order.push(id);
       }
     };
     await Promise.all(Array.from({ length: tasks }, (_, id) => task(id)));
     host.stop();
 
-    expect(turnOfSlice).toHaveLength(tasks * slicesPerTask);
-    // Never two slices in one turn: the host got a turn between any two.
-    expect(new Set(turnOfSlice).size).toBe(turnOfSlice.length);
+    expect(slices).toHaveLength(tasks * slicesPerTask);
+    const byTurn = new Map<number, number[]>();
+    for (const s of slices) byTurn.set(s.turn, [...(byTurn.get(s.turn) ?? []), s.work]);
+    for (const [turn, works] of byTurn) {
+      // Every slice but the last one of a turn started within the budget.
+      const beforeLast = works.slice(0, -1).reduce((a, b) => a + b, 0);
+      expect(beforeLast, `turn ${turn}: ${works.map((w) => w.toFixed(2)).join(' + ')} ms`).toBeLessThan(TURN_BUDGET_MS);
+    }
+    // Short slices do share turns.
+    expect(byTurn.size).toBeLessThan(slices.length);
     // FIFO: the tasks take turns in the order they queued, none starves.
     expect(order.slice(0, 8)).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
     expect(turnsWaiting()).toBe(0);
+  });
+
+  it('with a slow host loop (10 ms per iteration), tiny slices complete in far fewer host iterations than slices', async () => {
+    let iterations = 0;
+    let running = true;
+    // The host: every iteration of its event loop is busy for 10 ms.
+    const busyHost = () => {
+      iterations++;
+      spin(10);
+      if (running) setImmediate(busyHost);
+    };
+    setImmediate(busyHost);
+    const slices = 200;
+    const before = iterations;
+    for (let i = 0; i < slices; i++) await nextTurn();
+    const used = iterations - before;
+    running = false;
+    expect(used).toBeLessThan(slices / 10);
   });
 
   it('a waiter that throws after resuming does not stall the others', async () => {
@@ -64,9 +101,8 @@ describe('nextTurn', () => {
     while (Date.now() - started < 50) {
       await nextTurn();
       slices++;
-      // A ~1 ms slice of work.
-      const until = performance.now() + 1;
-      while (performance.now() < until);
+      // A slice of the whole budget: one per turn.
+      spin(TURN_BUDGET_MS);
     }
     expect(timerFiredAfterSlice).toBeGreaterThan(0);
     expect(timerFiredAfterSlice).toBeLessThan(slices);

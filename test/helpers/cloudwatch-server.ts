@@ -55,6 +55,8 @@ export interface ReceivedRequest {
   readonly error?: string;
   readonly namespace?: string;
   readonly datums: readonly ReceivedDatum[];
+  /** The decompressed body as it arrived (only with `keepBodies`). */
+  readonly body?: string;
 }
 
 export interface InjectedError {
@@ -72,6 +74,8 @@ export interface CloudWatchServerOptions {
   readonly latencyMs?: number;
   /** Port to listen on (a restart on the same port); default: one the OS picks. */
   readonly port?: number;
+  /** Keep each request's decompressed body text in `requests[i].body` (off: the fleet bench sends thousands). */
+  readonly keepBodies?: boolean;
 }
 
 export interface CloudWatchServer {
@@ -253,11 +257,12 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       const wire = Buffer.concat(chunks);
       const gzip = (req.headers['content-encoding'] ?? '').includes('gzip');
       let bodyBytes = wire.length;
+      let bodyText: string | undefined;
       let namespace: string | undefined;
       let datums: ReceivedDatum[] = [];
       const second = Math.floor(at / 1000);
       const answer = (status: number, error?: string, message?: string): void => {
-        requests.push({ at, headers: req.headers, gzip, wireBytes: wire.length, bodyBytes, status, error, namespace, datums });
+        requests.push({ at, headers: req.headers, gzip, wireBytes: wire.length, bodyBytes, status, error, namespace, datums, ...(options.keepBodies ? { body: bodyText } : {}) });
         const respond = (): void => {
           const headers: http.OutgoingHttpHeaders = {
             'content-type': 'application/x-amz-json-1.0',
@@ -299,8 +304,9 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         bodyBytes = body.length;
         if (body.length > MAX_BODY_BYTES) throw new Rejection(413, 'RequestEntityTooLarge', `Request size ${body.length} exceeded 1048576 bytes`);
         let input: { Namespace?: unknown; MetricData?: unknown };
+        bodyText = body.toString('utf8');
         try {
-          input = JSON.parse(body.toString('utf8')) as typeof input;
+          input = JSON.parse(bodyText) as typeof input;
         } catch {
           throw new Rejection(400, 'SerializationException', 'Body is not JSON');
         }

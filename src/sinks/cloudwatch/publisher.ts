@@ -5,12 +5,14 @@
  *
  * Every window it takes is settled exactly once in the ledger: sent (all its datums accepted), failed (some
  * rejected, or sent in a request whose outcome is unknown: never resent, a duplicate would double CloudWatch's
- * Sum) or dropped (never left the process: bounds, two-week age limit, shutdown).
+ * Sum) or dropped (never left the process: bounds, two-week age limit, shutdown). A request whose timeout passed
+ * before the transport wrote it (it reports that: `SendOptions.trackWrite`) is not unknown: it is sent again.
  *
  * Time comes from a `Clock`, so the fleet simulation can run thousands of publishers in virtual time.
  */
 import type { Logger } from '../../core/api.js';
 import { RateLimitedReporter, REPORT_EVERY_MS } from '../../core/reporter.js';
+import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
 import type { SeriesWindow, Window } from '../../core/window.js';
 import type { WindowLedger, WindowReceipt } from '../aws/ledger.js';
@@ -21,7 +23,7 @@ import { Batcher, type Batch, type BatchLimits } from './batcher.js';
 import type { DatumConverter } from './datum.js';
 import type { Pacer } from './pacer.js';
 import { PendingQueue, type PendingEntry } from './pending.js';
-import { classify, MissingSdkError, type Failure } from './transport.js';
+import { classify, MissingSdkError, type Failure, type SendOptions } from './transport.js';
 import type { CloudWatchTransport } from './types.js';
 
 export interface Clock {
@@ -29,7 +31,10 @@ export interface Clock {
   /** `keepAlive` false (the default) means the timer must not hold the process open. */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): unknown;
   clearTimeout(handle: unknown): void;
-  /** Lets other work run between slices of a long conversion. Default: the shared turn queue (core/turns.ts). */
+  /**
+   * Lets other work run between slices of a long conversion and of each request's serialization and SDK steps.
+   * Default: the shared turn queue (core/turns.ts); fake-time tests give a microtask.
+   */
   yield?(): Promise<void>;
 }
 
@@ -91,6 +96,20 @@ class RequestTimeout extends Error {
   }
 }
 
+/** The timeout passed before the transport wrote the request (a busy event loop): nothing reached CloudWatch. */
+class RequestNotWritten extends SinkError {
+  constructor(ms: number) {
+    super(`PutMetricData was not yet written when its ${ms} ms timeout passed (a busy event loop); nothing was sent, it is sent again`, { retryable: true });
+    this.name = 'RequestNotWritten';
+  }
+}
+
+/** The clock's yield, else the shared turn queue. */
+export function clockYield(clock: Clock): () => Promise<void> {
+  const yieldTo = clock.yield;
+  return yieldTo !== undefined ? () => yieldTo.call(clock) : nextTurn;
+}
+
 type Outcome = 'ok' | Failure['kind'];
 
 export class Publisher {
@@ -125,8 +144,7 @@ export class Publisher {
     this.batcher = new Batcher(o.converter);
     this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
-    const clock = o.clock;
-    this.yieldToLoop = clock.yield !== undefined ? () => (clock.yield as () => Promise<void>).call(clock) : nextTurn;
+    this.yieldToLoop = clockYield(o.clock);
     o.transport.then(
       (transport) => {
         this.resolvedTransport = transport;
@@ -297,16 +315,22 @@ export class Publisher {
   private async send(transport: CloudWatchTransport, batch: Batch, timeoutMs: number): Promise<Outcome> {
     // Created only if the transport reads `signal` (the SDK does; a simulation need not pay for it).
     let controller: AbortController | undefined;
-    const options = {
+    let write: 'untracked' | 'pending' | 'started' = 'untracked';
+    const options: SendOptions = {
       get signal(): AbortSignal {
         controller ??= new AbortController();
         return controller.signal;
+      },
+      trackWrite: () => {
+        if (write === 'untracked') write = 'pending';
+        return () => void (write = 'started');
       },
     };
     let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.o.clock.setTimeout(() => {
-        const error = new RequestTimeout(timeoutMs);
+        // The transport sees the abort before it writes, so a request still pending is never written.
+        const error = write === 'pending' ? new RequestNotWritten(timeoutMs) : new RequestTimeout(timeoutMs);
         controller?.abort(error);
         reject(error);
       }, timeoutMs);

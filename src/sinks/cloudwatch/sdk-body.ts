@@ -11,9 +11,15 @@
  * its serializer, and the slices' MetricData items are joined into one array (test/sinks/aws-sliced.test.ts
  * compares the two). A client's own logger therefore sees the request with `MetricData: []`.
  *
+ * The swap happens only when the SDK's body for that command is exactly, byte for byte, the serializer's
+ * `{"Namespace":…,"MetricData":[]}`: anything else (an SDK whose protocol rewrites or wraps the serializer's output)
+ * throws `SdkBodyMismatch` before anything is written, and the caller sends the SDK's own body instead.
+ *
  * The rest of the SDK's pipeline is split by turns of the loop too, between its steps: gzip (itself on libuv's
  * thread pool) and the build middlewares; SigV4 (a SHA-256 of the compressed body); the HTTP write. Without the
- * turns those run as one ~1.5 ms stretch, right after the previous request's response.
+ * turns those run as one ~1.5 ms stretch, right after the previous request's response. The last turn is also the
+ * write gate: a request whose timeout passed before it is never handed to the HTTP handler, and one that passes it
+ * is reported written (see `WriteGate`).
  *
  * When the client or the SDK does not look as expected (no schema serializer: an older SDK, a client-like object;
  * a body not of the joinable shape: a future protocol such as CBOR), the SDK serializes the whole request itself.
@@ -27,14 +33,13 @@ export const SLICE_MS = 1;
 /** Datums per serializer call: ~0.2 ms for histograms with 150 values, a few microseconds for counters. */
 const DATUMS_PER_STEP = 8;
 const SLICED_BODY = 'scalesignalSlicedBody';
-/** Where the SDK's pipeline is split by a turn of the loop: before signing, and before the HTTP request. */
-const TURNS = [
-  { step: 'build', priority: 'low', name: 'scalesignalTurnBeforeSigning' },
-  { step: 'deserialize', priority: 'low', name: 'scalesignalTurnBeforeHttp' },
-] as const;
+const TURN_BEFORE_SIGNING = { step: 'build', priority: 'low', name: 'scalesignalTurnBeforeSigning', override: true } as const;
+/** The innermost middleware: nothing but the HTTP handler runs after it. */
+const WRITE_GATE = { step: 'deserialize', priority: 'low', name: 'scalesignalTurnBeforeHttp', override: true } as const;
 const CLOSE = Buffer.from(']}');
 const COMMA = Buffer.from(',');
 
+export type YieldTurn = () => Promise<void>;
 
 interface ShapeSerializer {
   write(schema: unknown, value: unknown): void;
@@ -53,18 +58,44 @@ export interface SdkBodyModule {
   PutMetricDataInput$?: unknown;
 }
 
-export interface SlicedBody {
-  /** The body, serialized in slices of about `sliceMs`; undefined when it cannot be joined (send `input` as it is). */
-  body(input: PutMetricDataInput, sliceMs?: number): Promise<Uint8Array | undefined>;
-  /** A command that sends `body` (from `body()`) for this namespace. */
-  command(namespace: string, body: Uint8Array): unknown;
+/** One request's timeout and the call that marks it written. */
+export interface WriteGate {
+  /** Aborted when the request's timeout passes. */
+  readonly signal: AbortSignal;
+  /** Called right before the request is handed to the HTTP handler: from then on its bytes may reach CloudWatch. */
+  readonly writing: () => void;
 }
 
-/** The sliced path for this client, or undefined when the client has no schema serializer to slice with. */
-export function slicedBodyFor(client: unknown, sdk: SdkBodyModule): SlicedBody | undefined {
+export interface SlicedRequestBody {
+  readonly bytes: Uint8Array;
+  /** The serializer's body for this namespace and no datums: what the SDK must have written before the swap. */
+  readonly empty: Uint8Array;
+}
+
+/** The SDK's body for the empty command is not the serializer's: the sliced body would not be what it writes. */
+export class SdkBodyMismatch extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SdkBodyMismatch';
+  }
+}
+
+export interface SlicedBody {
+  /** The body, serialized in slices of about `sliceMs`; undefined when it cannot be joined (send `input` as it is). */
+  body(input: PutMetricDataInput, sliceMs?: number): Promise<SlicedRequestBody | undefined>;
+  /** A command that sends `body` (from `body()`) for this namespace, through `gate`. */
+  command(namespace: string, body: SlicedRequestBody, gate: WriteGate): unknown;
+}
+
+/**
+ * The sliced path for this client, or undefined when the client has no schema serializer to slice with or the
+ * SDK's commands have no middleware stack. `yieldTurn` is the sink clock's yield (the shared turn queue by default).
+ */
+export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: YieldTurn = nextTurn): SlicedBody | undefined {
   const serializer = (client as { config?: { protocol?: { serializer?: Partial<ShapeSerializer> } } } | undefined)?.config?.protocol?.serializer;
   const schema = sdk.PutMetricDataInput$;
   if (schema === undefined || typeof serializer?.write !== 'function' || typeof serializer.flush !== 'function') return undefined;
+  if (stackOf(new sdk.PutMetricDataCommand({ Namespace: 'probe', MetricData: [] })) === undefined) return undefined;
   const shape = serializer as ShapeSerializer;
   const serialize = (value: PutMetricDataInput): Uint8Array => {
     // write + flush in one synchronous stretch: the serializer is the client's, shared with its other requests.
@@ -75,50 +106,78 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule): SlicedBody |
   };
   return {
     async body(input, sliceMs = SLICE_MS) {
+      // Infinity: never yields (the unsliced path, for benchmarks).
+      const turn = sliceMs === Number.POSITIVE_INFINITY ? noTurn : yieldTurn;
       // On a turn of its own: the caller is usually still handling the previous request's response.
-      if (sliceMs !== Number.POSITIVE_INFINITY) await nextTurn();
-      let body: Uint8Array | undefined;
+      await turn();
+      let body: SlicedRequestBody | undefined;
       try {
-        body = await joinedBody(serialize, input, sliceMs);
+        const empty = serialize({ Namespace: input.Namespace, MetricData: [] });
+        const bytes = await joinedBody(serialize, input, sliceMs, yieldTurn);
+        body = bytes === undefined ? undefined : { bytes, empty };
       } catch {
         // A serializer that does not take this schema (a client from another SDK version): the SDK's own path.
         body = undefined;
       }
       // And the SDK's first stretch (up to its serializer) on another.
-      if (sliceMs !== Number.POSITIVE_INFINITY) await nextTurn();
+      await turn();
       return body;
     },
-    command(namespace, body) {
-      const command = new sdk.PutMetricDataCommand({ Namespace: namespace, MetricData: [] }) as { middlewareStack?: MiddlewareStackLike };
-      const stack = command.middlewareStack;
-      if (stack === undefined) return command;
-      stack.add(
-        (next) => (args) => {
+    command(namespace, body, gate) {
+      const command = new sdk.PutMetricDataCommand({ Namespace: namespace, MetricData: [] });
+      stackOf(command)?.add(
+        (next) => async (args) => {
           const request = args.request as { body?: unknown } | undefined;
-          if (request !== undefined) request.body = body;
+          if (!sameBytes(request?.body, body.empty)) throw new SdkBodyMismatch(mismatch(request?.body, body.empty));
+          (request as { body?: unknown }).body = body.bytes;
           return next(args);
         },
         { step: 'serialize', priority: 'low', name: SLICED_BODY, override: true },
       );
-      for (const turn of TURNS) {
-        stack.add(
-          (next) => async (args) => {
-            await nextTurn();
-            return next(args);
-          },
-          { ...turn, override: true },
-        );
-      }
+      gateCommand(command, gate, yieldTurn);
       return command;
     },
   };
 }
 
 /**
+ * Adds the turns between the SDK's steps and the write gate to a command (sliced or not): after the last turn, a
+ * request whose timeout passed is not written (it throws the abort reason), else `gate.writing()` is called and
+ * the request goes to the HTTP handler. False when the command has no middleware stack (nothing gated).
+ */
+export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldTurn = nextTurn): boolean {
+  const stack = stackOf(command);
+  if (stack === undefined) return false;
+  stack.add(
+    (next) => async (args) => {
+      await yieldTurn();
+      return next(args);
+    },
+    TURN_BEFORE_SIGNING,
+  );
+  stack.add(
+    (next) => async (args) => {
+      await yieldTurn();
+      // The timeout passed during the steps before: nothing was written, and nothing will be.
+      gate.signal.throwIfAborted();
+      gate.writing();
+      return next(args);
+    },
+    WRITE_GATE,
+  );
+  return true;
+}
+
+/**
  * `{"Namespace":…,"MetricData":[` + the items of every slice, comma-separated + `]}`; undefined when a slice does
  * not have that shape. `sliceMs` Infinity never yields (the unsliced path, for benchmarks).
  */
-export async function joinedBody(serialize: (value: PutMetricDataInput) => Uint8Array, input: PutMetricDataInput, sliceMs = SLICE_MS): Promise<Uint8Array | undefined> {
+export async function joinedBody(
+  serialize: (value: PutMetricDataInput) => Uint8Array,
+  input: PutMetricDataInput,
+  sliceMs = SLICE_MS,
+  yieldTurn: YieldTurn = nextTurn,
+): Promise<Uint8Array | undefined> {
   const empty = serialize({ Namespace: input.Namespace, MetricData: [] });
   if (!endsWith(empty, Buffer.from('[]}'))) return undefined;
   const prefix = empty.subarray(0, empty.length - CLOSE.length);
@@ -127,7 +186,7 @@ export async function joinedBody(serialize: (value: PutMetricDataInput) => Uint8
   let sliceStart = performance.now();
   for (let from = 0; from < datums.length; from += DATUMS_PER_STEP) {
     if (performance.now() - sliceStart > sliceMs) {
-      await nextTurn();
+      await yieldTurn();
       sliceStart = performance.now();
     }
     const slice = serialize({ Namespace: input.Namespace, MetricData: datums.slice(from, from + DATUMS_PER_STEP) });
@@ -137,8 +196,31 @@ export async function joinedBody(serialize: (value: PutMetricDataInput) => Uint8
   }
   parts.push(CLOSE);
   // Copying ~1 MB together is a piece of its own.
-  if (performance.now() - sliceStart > sliceMs / 2) await nextTurn();
+  if (performance.now() - sliceStart > sliceMs / 2) await yieldTurn();
   return Buffer.concat(parts);
+}
+
+const noTurn: YieldTurn = () => Promise.resolve();
+
+function stackOf(command: unknown): MiddlewareStackLike | undefined {
+  const stack = (command as { middlewareStack?: Partial<MiddlewareStackLike> } | undefined)?.middlewareStack;
+  return typeof stack?.add === 'function' ? (stack as MiddlewareStackLike) : undefined;
+}
+
+function bytesOf(body: unknown): Uint8Array | undefined {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return body instanceof Uint8Array ? body : undefined;
+}
+
+function sameBytes(body: unknown, expected: Uint8Array): boolean {
+  const bytes = bytesOf(body);
+  return bytes !== undefined && bytes.length === expected.length && startsWith(bytes, expected);
+}
+
+function mismatch(body: unknown, expected: Uint8Array): string {
+  const bytes = bytesOf(body);
+  const shown = bytes === undefined ? `a ${typeof body} body` : `${bytes.length} bytes (${JSON.stringify(Buffer.from(bytes.subarray(0, 80)).toString('utf8'))})`;
+  return `the AWS SDK wrote ${shown} for an empty PutMetricData, not the ${expected.length} bytes of its serializer (${JSON.stringify(Buffer.from(expected).toString('utf8'))})`;
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

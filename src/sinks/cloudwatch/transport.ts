@@ -7,9 +7,14 @@
  * (environment, IRSA web identity, EKS Pod Identity, instance role); gzip of bodies >= 10240 bytes is the SDK's
  * default for PutMetricData and is left on. The SDK's serializer writes each body in slices (sdk-body.ts), so a
  * 1 MB request never holds the host's event loop for the ~10 ms it takes in one piece.
+ *
+ * Those slices take turns of the event loop, so a busy host can make the request timeout pass before the request
+ * was written. The SDK path reports the moment it hands the request to the HTTP handler (`SendOptions.trackWrite`):
+ * a timeout before it is retried (nothing reached CloudWatch), a timeout after it is an unknown outcome.
  */
 import { SinkError } from '../../core/sink.js';
-import { slicedBodyFor, type SdkBodyModule } from './sdk-body.js';
+import { nextTurn } from '../../core/turns.js';
+import { gateCommand, SdkBodyMismatch, slicedBodyFor, type SdkBodyModule, type YieldTurn } from './sdk-body.js';
 import type { CloudWatchTransport } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
@@ -27,6 +32,21 @@ export interface TransportOptions {
   readonly region?: string;
   readonly endpoint?: string;
   readonly clientConfig?: Readonly<Record<string, unknown>>;
+  /** Turns of the event loop between slices: the sink clock's yield (a microtask in fake-time tests). */
+  readonly yieldTurn?: YieldTurn;
+  /** The SDK's body was not the one the sliced path expects: called once, the SDK serializes every body from then on. */
+  readonly onBodyMismatch?: (message: string) => void;
+}
+
+/** What the publisher passes with each request, beyond the public `signal`. */
+export interface SendOptions {
+  readonly signal: AbortSignal;
+  /**
+   * Declares that the request has not been written yet and returns the call to make right before it may be. Until
+   * that call a timeout is retried (nothing can have reached CloudWatch); after it, a timeout is an unknown outcome.
+   * A transport that never declares it: every timeout is an unknown outcome.
+   */
+  readonly trackWrite?: () => () => void;
 }
 
 export const MISSING_SDK_MESSAGE =
@@ -61,21 +81,40 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...options.clientConfig,
     });
-  const sliced = slicedBodyFor(client, sdk);
+  const yieldTurn = options.yieldTurn ?? nextTurn;
+  let sliced = slicedBodyFor(client, sdk, yieldTurn);
+  // Not an SDK client as this sink knows them: its commands cannot be gated, so nothing is tracked either.
   if (sliced === undefined) return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
-  return async (input, { signal }) => {
-    const body = await sliced.body(input);
+  return async (input, send: SendOptions) => {
+    const { signal } = send;
+    const gate = { signal, writing: send.trackWrite?.() ?? noop };
+    const path = sliced;
+    const body = await path?.body(input);
     // Timed out while serializing: nothing was sent, and nothing will be.
     signal.throwIfAborted();
-    const command = body === undefined ? new sdk.PutMetricDataCommand(input) : sliced.command(input.Namespace, body);
+    if (path !== undefined && body !== undefined) {
+      try {
+        return await client.send(path.command(input.Namespace, body, gate), { abortSignal: signal });
+      } catch (error) {
+        if (!(error instanceof SdkBodyMismatch)) throw error;
+        // Thrown before the write gate: nothing was sent. The SDK's own body from now on.
+        if (sliced !== undefined) options.onBodyMismatch?.(error.message);
+        sliced = undefined;
+        signal.throwIfAborted();
+      }
+    }
+    const command = new sdk.PutMetricDataCommand(input);
+    gateCommand(command, gate, yieldTurn);
     return client.send(command, { abortSignal: signal });
   };
 }
 
+const noop = (): void => undefined;
+
 /**
  * - throttled: CloudWatch refused for rate (AIMD slows the pod, the datums are sent again);
  * - transient: the request certainly did not store anything (an answer with 5xx, a connection never made,
- *   credentials not ready): sent again after a backoff;
+ *   credentials not ready, a timeout before it was written): sent again after a backoff;
  * - tooLarge: the body was over the limit: sent again in smaller requests;
  * - fatal: rejected (4xx): never sent again;
  * - unknown: the request may have been stored (no answer within the timeout, connection reset after sending):
