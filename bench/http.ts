@@ -17,16 +17,28 @@
  * Two handlers on `GET /users/:id`: `hello` answers 'hello world'; `realistic` builds and serializes a ~2 KB JSON
  * document (a user and 20 line items), the shape of a typical API answer.
  *
- * The headline figure is server CPU time (user + system, process.cpuUsage) per response over the measured run:
- * one autocannon process on a small machine may not saturate the server, and then req/s hides the overhead that CPU
- * per request shows. Every setup's run is paired with the same round's bare run (seconds apart); the median over
- * rounds of the paired ratios is "added", min..max of them the spread. req/s and p99 (from every response's own
- * duration) are reported the same way.
+ * The headline figure is server CPU time (user + system, the server's own process.cpuUsage) per response over the
+ * measured blocks. How it is made precise on a shared 2-core machine:
+ * - pinned: the servers run on CPU 1, autocannon (this process) on CPU 0 (taskset), so the load generator never
+ *   takes the servers' core;
+ * - a fixed offered load (--rate, default auto): every block sends the same request rate, 60 % of what the round's
+ *   bare server answered flat out in its warm-up, so every setup sees the same arrival pattern (at saturation the
+ *   requests served per event-loop turn, and with them the CPU per request, follow whichever of the server and
+ *   autocannon is slower, and that moves with the machine's load). --rate 0 saturates instead;
+ * - fine interleaving: each round runs --blocks short blocks per server (A B C A B C ..., order rotating from round
+ *   to round), so the machine's drift lands on every setup alike; CPU is measured over each block only;
+ * - pairing and robust statistics: each round gives one ratio per setup, its CPU per request over the round's
+ *   bare server's; "added" is the median of those ratios over rounds, with a 95 % bootstrap interval (rounds
+ *   resampled: a round's blocks share its processes' luck) and min..max;
+ * - a control: a second bare server, measured like a setup; its interval is the bench's resolution. A setup whose
+ *   interval overlaps the control's is not told apart from nothing.
+ * req/s and p99 (from every response's own duration) are paired the same way (at a fixed rate req/s is the rate).
  *
  * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
  * every named function expression would carry a per-creation __name() call that users do not run.
  *
- *   npm run bench:http                          # 6 rounds x 3 interleaved blocks of 1 s (+1 s warm-up), ~10 minutes
+ *   npm run bench:http                          # 10 rounds x 6 interleaved blocks of 0.5 s (+1 s warm-up), ~15 minutes
+ *   npm run bench:http -- --rate 0              # saturating load instead of a fixed rate
  *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
  *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
  *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
@@ -109,6 +121,8 @@ function document(id: string): unknown {
 
 async function serve(framework: Framework, setup: Setup, handler: Handler): Promise<void> {
   let report: () => Promise<number | null> = async () => null;
+  /** First-time work before measuring; the setup's report by default. */
+  let prime: (() => Promise<unknown>) | undefined;
   let instrumentExpress: ((app: import('express').Express) => void) | undefined;
   let instrumentFastify: ((app: import('fastify').FastifyInstance) => Promise<void>) | undefined;
 
@@ -154,6 +168,13 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
       await prometheus.ready;
       if (prometheus.url === undefined) return null;
       return sumSamples(await (await fetch(prometheus.url)).text(), /^http_server_requests_total\{/);
+    };
+    // Priming scrapes as Prometheus does (gzip accepted, the body decompressed elsewhere): the sink's first
+    // render and compression happen before any measurement, and nothing decompresses in the server's process.
+    prime = async () => {
+      await metrics.flush();
+      await prometheus.ready;
+      if (prometheus.url !== undefined) await scrape(prometheus.url);
     };
   } else if (setup === 'noop') {
     instrumentExpress = (app) => {
@@ -213,7 +234,8 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   // the exporters' first collection) must not land in a measured run.
   for (let i = 0; i < 200; i++) await (await fetch(`http://127.0.0.1:${port}${PATH}`)).arrayBuffer();
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  await report();
+  await (prime ?? report)();
+  if (process.env.BENCH_ZLIB !== 'untouched') await zlibRoundTrip();
 
   // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
   let mark = process.cpuUsage();
@@ -233,6 +255,29 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', port });
+}
+
+/** GET with `Accept-Encoding: gzip`, body discarded. */
+function scrape(url: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    http
+      .get(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        res.resume();
+        res.once('end', resolve);
+      })
+      .once('error', reject);
+  });
+}
+
+/**
+ * One gzip and gunzip through node:zlib, in every setup's process (see "zlib" in main's options): what the
+ * Prometheus sink does on a scrape, and nearly every real service (compression, gzip files, SDKs) does too.
+ */
+async function zlibRoundTrip(): Promise<void> {
+  const zlib = await import('node:zlib');
+  const { promisify } = await import('node:util');
+  const packed = await promisify(zlib.gzip)(Buffer.alloc(64 * 1024, 'scalesignal '));
+  await promisify(zlib.gunzip)(packed);
 }
 
 /** Sum of the sample values of exposition lines matching `line`. */
@@ -359,11 +404,12 @@ class Tally {
 }
 
 /** One block of load on one server; its CPU is measured over the block only (idle servers' timers stay out). */
-async function block(server: Server, seconds: number, connections: number, tally: Tally): Promise<void> {
+async function block(server: Server, seconds: number, connections: number, rate: number, tally: Tally): Promise<void> {
   await ask(server.child, 'mark', 'marked');
   const started = performance.now();
+  const options = { url: server.url, connections, duration: seconds, ...(rate > 0 ? { overallRate: rate } : {}) };
   // Without a callback autocannon returns its event emitter, which is also a promise of the result.
-  const instance = autocannon({ url: server.url, connections, duration: seconds } as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
+  const instance = autocannon(options as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
   const result = await instance;
   tally.seconds += (performance.now() - started) / 1000;
@@ -381,20 +427,57 @@ const median = (values: number[]) => {
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
 
-/** Paired figures of a setup against bare: median over rounds and the spread (min..max). */
+/** Paired figures of a setup against bare: median over rounds, its 95 % bootstrap interval, min..max. */
 interface Added {
   median: number;
+  /** 2.5th and 97.5th percentiles of the median over rounds resampled with replacement. */
+  ci95: [number, number];
   min: number;
   max: number;
+  rounds: number;
 }
-const added = (values: number[]): Added => ({ median: round3(median(values)), min: round3(Math.min(...values)), max: round3(Math.max(...values)) });
+
+/** Deterministic resampling (mulberry32), so a result file can be recomputed from its runs. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const RESAMPLES = 10_000;
+
+function added(values: number[]): Added {
+  const next = random(0x5ca1e);
+  const medians = new Float64Array(RESAMPLES);
+  const sample = new Array<number>(values.length);
+  for (let r = 0; r < RESAMPLES; r++) {
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(next() * values.length)];
+    medians[r] = median(sample);
+  }
+  medians.sort();
+  const at = (q: number) => medians[Math.min(RESAMPLES - 1, Math.floor(q * RESAMPLES))];
+  return {
+    median: round4(median(values)),
+    ci95: [round4(at(0.025)), round4(at(0.975))],
+    min: round4(Math.min(...values)),
+    max: round4(Math.max(...values)),
+    rounds: values.length,
+  };
+}
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '6' },
-      blocks: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '10' },
+      blocks: { type: 'string', default: '5' },
       duration: { type: 'string', default: '1' },
+      /** Requests per second in every block: `auto` (a fraction of bare's flat-out rate in the round's warm-up), N, or 0 (saturate). */
+      rate: { type: 'string', default: 'auto' },
+      'rate-fraction': { type: 'string', default: '0.6' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       frameworks: { type: 'string', default: 'express,fastify' },
@@ -422,6 +505,9 @@ async function main(): Promise<void> {
   const blocks = Number(values.blocks);
   const warmup = Number(values.warmup);
   const connections = Number(values.connections);
+  const rateFraction = Number(values['rate-fraction']);
+  if (values.rate === 'auto' && warmup <= 0) throw new Error('--rate auto needs a warm-up (--warmup > 0)');
+  const rates: Array<{ framework: Framework; handler: Handler; round: number; rate: number }> = [];
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
   const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
@@ -446,8 +532,17 @@ async function main(): Promise<void> {
         const tallies = setups.map(() => new Tally());
         try {
           for (const setup of setups) servers.push(await startChild(framework, setup, handler));
-          for (const server of servers) if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
-          for (let b = 0; b < blocks; b++) for (let i = 0; i < servers.length; i++) await block(servers[i], duration, connections, tallies[i]);
+          // Warm-up flat out; bare's rate sets the round's offered load (--rate auto).
+          let bareRate = 0;
+          for (const server of servers) {
+            if (warmup <= 0) continue;
+            const result = await autocannon({ url: server.url, connections, duration: warmup });
+            if (server.setup === 'bare') bareRate = result.requests.average;
+          }
+          let rate = values.rate === 'auto' ? Math.round(bareRate * rateFraction) : Number(values.rate);
+          if (!(rate > 0)) rate = 0;
+          rates.push({ framework, handler, round, rate });
+          for (let b = 0; b < blocks; b++) for (let i = 0; i < servers.length; i++) await block(servers[i], duration, connections, rate, tallies[i]);
         } finally {
           for (let i = 0; i < servers.length; i++) recorded[`${framework}/${handler}/${setups[i]}`] = await stopChild(servers[i].child);
         }
@@ -465,7 +560,7 @@ async function main(): Promise<void> {
 
   type Row = { requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; cpuAdded?: Added; requestsPerSecondLost?: Added; p99Added?: Added };
   const summary: Record<string, Record<string, Record<string, Row>>> = {};
-  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added (min..max)', 'req/s lost', 'p99 added']];
+  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added [95 % CI] (min..max)', 'req/s lost', 'p99 added']];
   for (const framework of frameworks) {
     summary[framework] = {};
     for (const handler of handlers) {
@@ -497,7 +592,9 @@ async function main(): Promise<void> {
           String(row.requestsPerSecond),
           `${row.p99Ms.toFixed(2)} ms`,
           `${row.cpuMicrosPerRequest.toFixed(2)} us`,
-          row.cpuAdded ? `${pct(row.cpuAdded.median)} (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})` : '',
+          row.cpuAdded
+            ? `${pct(row.cpuAdded.median)} [${pct(row.cpuAdded.ci95[0])}, ${pct(row.cpuAdded.ci95[1])}] (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})`
+            : '',
           row.requestsPerSecondLost ? pct(row.requestsPerSecondLost.median) : '',
           row.p99Added ? pct(row.p99Added.median) : '',
         ]);
@@ -517,6 +614,9 @@ async function main(): Promise<void> {
       rounds,
       blocks,
       blockSeconds: duration,
+      rate: values.rate,
+      rateFraction: values.rate === 'auto' ? rateFraction : null,
+      statistics: 'per round: CPU per request of the setup / of the round\'s bare server - 1; median over rounds, 95 % percentile bootstrap interval of the median (rounds resampled, 10,000 resamples), min..max',
       warmupSeconds: warmup,
       connections,
       path: PATH,
@@ -526,6 +626,7 @@ async function main(): Promise<void> {
     // The machine is shared: its 1-minute load average around the run, for judging the noise.
     loadAverage: { before: round3(loadBefore), after: round3(os.loadavg()[0]) },
     recorded,
+    rates,
     summary,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
