@@ -45,6 +45,10 @@
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
  *   requests, natively too) stay in; "gc/req" shows how much of a figure is V8's heap and GC (self cost), since
  *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
+ * - Every setup's process has used node:zlib once while priming (bench/http.ts's header: "Priming"), as the
+ *   Prometheus sink's first gzip scrape does and nearly every real service does anyway; --zlib untouched leaves
+ *   it out (then only the scalesignal process has, through its scrape, and pays ~2,300 instructions per request
+ *   on Fastify hello in node's stream code for it).
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
  *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats (~1 h)
@@ -53,6 +57,7 @@
  *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
  *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000   # shorter, noisier
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
+ *   npm run bench:http:instructions -- --zlib untouched   # processes that never used zlib (see below)
  *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
  *
  * Needs valgrind 3.x (callgrind, callgrind_control, callgrind_annotate) and ptrace between processes (vgdb, for
@@ -66,7 +71,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { bundleScalesignal, PATH, type Framework, type Handler, type Setup } from './http.js';
+import { bundleScalesignal, PATH, zlibOption, type Framework, type Handler, type Setup, type ZlibMode } from './http.js';
 
 /** bare and scalesignal by default; --setups adds bench/http.ts's others (noop, prom-bundle, fastify-metrics, otel). */
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'scalesignal'];
@@ -112,7 +117,7 @@ interface Measured extends Job {
   recorded: number | null;
 }
 
-let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string };
+let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string; zlib: ZlibMode };
 
 async function measure(job: Job): Promise<Measured> {
   const { framework, handler, setup, repeat } = job;
@@ -151,6 +156,7 @@ async function measure(job: Job): Promise<Measured> {
         SCALESIGNAL_SINKS: '',
         SCALESIGNAL_BUNDLE: options.bundle,
         SCALESIGNAL_BASE_BUNDLE: options.baseBundle,
+        BENCH_ZLIB: options.zlib,
         // One window a minute (the longest allowed): see "windows" in the header.
         BENCH_INTERVAL_MS: '60000',
       },
@@ -344,6 +350,7 @@ async function main(): Promise<void> {
       keep: { type: 'string' },
       /** Extra flags for the server's node, for diagnosis (e.g. --trace-gc); not for measuring. */
       'node-flags': { type: 'string', default: '' },
+      zlib: { type: 'string', default: 'used' },
       out: { type: 'string', default: join(here, 'results/http-instructions.json') },
     },
   });
@@ -363,6 +370,7 @@ async function main(): Promise<void> {
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     bundle: await bundleScalesignal(),
     baseBundle: values.base === undefined ? '' : await bundleScalesignal(values.base),
+    zlib: zlibOption(values.zlib),
   };
   const version = await run$('valgrind', ['--version']).catch(() => {
     throw new Error('valgrind not found: this bench needs valgrind (callgrind)');
@@ -469,7 +477,7 @@ async function main(): Promise<void> {
       'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
       'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
       'server run with --no-memory-reducer, scalesignal with 60 s windows',
-    config: { handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
+    config: { zlib: options.zlib, handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),

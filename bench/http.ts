@@ -34,11 +34,23 @@
  *   interval overlaps the control's is not told apart from nothing.
  * req/s and p99 (from every response's own duration) are paired the same way (at a fixed rate req/s is the rate).
  *
+ * Priming, the same for every setup: 200 requests, then the setup's first-time work (scalesignal: one scrape of the
+ * Prometheus sink with `Accept-Encoding: gzip`, as Prometheus sends; the body is discarded, not decompressed in the
+ * server's process), then, in every setup's process, one gzip and gunzip through node:zlib (--zlib used, the
+ * default). Why the last step: creating a zlib stream sends new object shapes through node's shared stream code
+ * (ReadableState, endReadable...), whose inline caches then turn megamorphic for every later request of the
+ * process: on Fastify hello world ~2,300 instructions per request (~4 %), by bench:http:instructions. The sink's
+ * first gzip scrape does that, but so does nearly anything a real service does (compression middleware, a gzip
+ * file, an SDK's streams), and a bare server that never touched zlib is not what users run: without the step the
+ * comparison charged that process-wide effect to the middleware's per-request cost. --zlib untouched measures the
+ * clean process (then the scalesignal process alone has used zlib, through its scrape).
+ *
  * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
  * every named function expression would carry a per-creation __name() call that users do not run.
  *
  *   npm run bench:http                          # 10 rounds x 6 interleaved blocks of 0.5 s (+1 s warm-up), ~15 minutes
  *   npm run bench:http -- --rate 0              # saturating load instead of a fixed rate
+ *   npm run bench:http -- --zlib untouched      # no process but scalesignal's (its scrape) has used zlib
  *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
  *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
  *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
@@ -60,6 +72,13 @@ import { parseArgs } from 'node:util';
 export type Framework = 'express' | 'fastify';
 export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
 export type Handler = 'hello' | 'realistic';
+export type ZlibMode = 'used' | 'untouched';
+
+/** Parses --zlib (see "zlib" in the benches' headers). */
+export function zlibOption(value: string): ZlibMode {
+  if (value !== 'used' && value !== 'untouched') throw new Error(`--zlib: "used" or "untouched", not "${value}"`);
+  return value;
+}
 
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'control', 'scalesignal'];
 const PEERS: Record<Framework, readonly Setup[]> = { express: ['prom-bundle'], fastify: ['fastify-metrics'] };
@@ -309,6 +328,8 @@ interface Run {
 }
 
 let pin = false;
+/** `used` (default): every server's process runs one gzip round trip while priming; `untouched`: none does. */
+let zlibMode: ZlibMode = 'used';
 let bundlePath = '';
 let baseBundlePath = '';
 
@@ -325,7 +346,7 @@ function startChild(framework: Framework, setup: Setup, handler: Handler): Promi
   // With --pin the servers get CPU 1 and the load generator (this process) CPU 0.
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...args] : args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath },
+    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath, BENCH_ZLIB: zlibMode },
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${framework}/${setup}: child did not start`)), 30_000);
@@ -487,10 +508,12 @@ async function main(): Promise<void> {
       peers: { type: 'boolean', default: false },
       out: { type: 'string', default: join(here, 'results/http-overhead.json') },
       pin: { type: 'boolean', default: os.cpus().length >= 2 },
+      zlib: { type: 'string', default: 'used' },
       'no-pin': { type: 'boolean', default: false },
     },
   });
   pin = values.pin && !values['no-pin'];
+  zlibMode = zlibOption(values.zlib);
   if (pin) {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -610,6 +633,7 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model,
     config: {
       pinned: pin,
+      zlib: zlibMode,
       base: values.base ?? null,
       rounds,
       blocks,
