@@ -45,10 +45,10 @@
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
  *   requests, natively too) stay in; "gc/req" shows how much of a figure is V8's heap and GC (self cost), since
  *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
- * - Every setup's process has used node:zlib once while priming (bench/http.ts's header: "Priming"), as the
- *   Prometheus sink's first gzip scrape does and nearly every real service does anyway; --zlib untouched leaves
- *   it out (then only the scalesignal process has, through its scrape, and pays ~2,300 instructions per request
- *   on Fastify hello in node's stream code for it).
+ * - Every setup's process has used node:zlib and a node:http client once while priming (bench/http.ts's header:
+ *   "Priming"), as the scalesignal process's scrape of its Prometheus sink does and nearly every real service
+ *   does anyway; --zlib untouched leaves that out (then only the scalesignal process has, and node's stream and
+ *   HTTP code runs slower in it for every later request).
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
  *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats (~1 h)

@@ -2,27 +2,27 @@
  * The request tracker shared by the Express, Fastify and node:http integrations and trackSse (metrics: names.ts).
  *
  * A response goes through two steps:
- * - begun: it has a state (a Tracked), kept in its connection's slot, and its end is watched (response-ends.ts: the
- *   finish channel, or its connection's close; off node:http's path a WeakMap and a 'close' listener). It ends
- *   exactly once, finished or not. Begun alone, a response is never counted.
+ * - begun: its state (a Tracked) is attached under a registered symbol and its end is watched (response-ends.ts:
+ *   the finish channel, or its connection's close; a 'close' listener off node:http's path). It ends exactly
+ *   once, finished or not. Begun alone, a response is never counted.
  * - claimed: an integration the request passed through takes it; the first claim wins, so a server hook and a
  *   framework integration on one server never count a request twice. Only claimed requests are counted (from
- *   the claim to the end) and watched for SSE.
+ *   the claim to 'close') and watched for SSE.
  * The Express integration begins requests early (early-start.ts) and claims them in its middleware; the others
  * begin and claim in one step.
  *
- * Hot path per request: one Tracked, one WeakMap lookup at the start and one at the end (the connection's slot),
- * no listener and no closure (one listener per connection), two clock reads, four typed-array records (bound
- * handles resolved once per method x route and status class x outcome). Nothing is written to the request, the
- * response or the socket.
+ * Hot path per request: one Tracked, one property store, no listener and no closure (one listener per connection),
+ * two clock reads, four typed-array records (bound handles resolved once per method x route and status class x
+ * outcome). Nothing else is written to the request or response.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BoundGauge, Counter, Histogram, Metrics } from '../../core/api.js';
 import { eventStreamWatch, headAnnouncedEventStream } from '../sse-detection.js';
 import { ABORTED, methodIndex, OK, RouteTable, SERVER_ERROR, THROWN, type RouteLabel } from './labels.js';
 import { ACTIVE_REQUESTS, REQUEST_DURATION, REQUESTS, SSE_CONNECTIONS, UNMATCHED_ROUTE, type HttpMetricsOptions } from './names.js';
-import { CLOSED, FINISHED, sharedResponseEnds, type Beginner, type Ending } from './response-ends.js';
+import { CLOSED, FINISHED, ResponseEnds, SOCKET_CLOSED, type Ending } from './response-ends.js';
 
 const CLAIMED = 1; // an integration took the request
 const COUNTED = 2; // ... and counts it in the request metrics (not trackSse)
@@ -30,6 +30,15 @@ const FAILED = 4; // an error reached the framework's error handling
 const SSE_ARMED = 8; // an event-stream head opens an SSE connection
 const SSE_OPEN = 16; // counted in sse.active_connections
 const DONE = 32;
+const ON_CHANNEL = 64; // ended through response-ends.ts's channel path
+
+/**
+ * Where a response's Tracked lives. Registered, so that two copies of this module (the ESM and the CJS build in
+ * one process) see each other's responses and still count each once.
+ */
+export const kTracked = Symbol.for('scalesignal.http.tracked');
+
+type TrackedResponse = ServerResponse & { [kTracked]?: Tracked };
 
 /**
  * One begun response; its state lives here, never in more properties on the request or response. Fields are
@@ -41,6 +50,8 @@ export class Tracked {
   declare start: number;
   /** The route label, when the integration knows it before the end (Fastify); else resolved at the end. */
   declare route: RouteLabel | undefined;
+  /** Set on the rare path of a pipelined response waiting without a socket. */
+  declare socketListener: (() => void) | undefined;
   /** methodIndex() of the request, read at the start (before a framework reshapes the request). */
   declare readonly method: number;
   /** The tracker that began it, then the one that claimed it. */
@@ -48,10 +59,11 @@ export class Tracked {
   declare readonly res: ServerResponse;
   declare readonly req: IncomingMessage | undefined;
 
-  constructor(tracker: HttpTracker, res: ServerResponse, req: IncomingMessage | undefined) {
-    this.flags = 0;
+  constructor(tracker: HttpTracker, res: ServerResponse, req: IncomingMessage | undefined, flags: number) {
+    this.flags = flags;
     this.start = 0;
     this.route = undefined;
+    this.socketListener = undefined;
     this.method = methodIndex((req ?? res.req)?.method);
     this.tracker = tracker;
     this.res = res;
@@ -67,26 +79,32 @@ export class Tracked {
     this.flags |= FAILED;
   }
 
-  /** Called once by response-ends.ts: the response finished, closed, or its connection closed first. */
-  end(ending: Ending): void {
-    this.tracker.end(this, ending);
-  }
-
-  /** The Tracked of a response, if some tracker began it and it has not ended. */
+  /** The Tracked of a response, if some tracker began it. */
   static of(res: ServerResponse): Tracked | undefined {
-    return responseEnds.find(res) as Tracked | undefined;
+    return (res as TrackedResponse)[kTracked];
   }
 }
 
-/** Where begun responses live and how they end; one per process (see response-ends.ts). */
-const responseEnds = sharedResponseEnds();
+/** Ends the response's Tracked, if it has one. */
+function endResponse(res: ServerResponse, ending: Ending): void {
+  const tracked = (res as TrackedResponse)[kTracked];
+  if (tracked !== undefined) tracked.tracker.end(tracked, ending);
+}
+
+/** The 'close' listener of responses off node:http's server path (`this` is the response). */
+function onResponseClose(this: ServerResponse): void {
+  endResponse(this, CLOSED);
+}
+
+/** Owner of the finish-channel subscription and the connections' 'close' listeners. */
+const responseEnds = new ResponseEnds(endResponse);
 
 /** Whether the finish channel is subscribed (for tests: released once no tracker and no response needs it). */
 export const watchingResponseEnds = (): boolean => responseEnds.active;
 
 /** The response's head announced an event stream (called by the writeHead wrapper). */
 function onEventStream(res: ServerResponse): void {
-  const tracked = Tracked.of(res);
+  const tracked = (res as TrackedResponse)[kTracked];
   if (tracked !== undefined) tracked.tracker.openSse(tracked);
 }
 
@@ -105,7 +123,7 @@ export interface TrackerOptions extends HttpMetricsOptions {
   resolveRoute?: RouteResolver;
 }
 
-export class HttpTracker implements Beginner<Tracked> {
+export class HttpTracker {
   readonly routes: RouteTable;
   readonly sse: boolean;
   private readonly countRequests: boolean;
@@ -151,14 +169,25 @@ export class HttpTracker implements Beginner<Tracked> {
     return this.stopped;
   }
 
-  /** Gives a response its state, without claiming it; the existing state if some tracker began it already. */
+  /**
+   * Attaches state and the 'close' listener to a response, without claiming it. Returns the response's existing
+   * Tracked if some tracker began it already.
+   */
   begin(res: ServerResponse, req: IncomingMessage | undefined): Tracked {
-    return responseEnds.begin(res, req, this);
-  }
-
-  /** For response-ends.ts: the state of a response nobody began. */
-  create(res: ServerResponse, req: IncomingMessage | undefined): Tracked {
-    return new Tracked(this, res, req);
+    const existing = (res as TrackedResponse)[kTracked];
+    if (existing !== undefined) return existing;
+    const tracked = new Tracked(this, res, req, responseEnds.watch(res, req, onResponseClose) ? ON_CHANNEL : 0);
+    (res as TrackedResponse)[kTracked] = tracked;
+    // A pipelined request's response waits for the ones before it without a socket; if the socket dies first,
+    // Node never finishes nor closes it. Rare, so its listener is only paid for here. Waiting means: no socket yet
+    // and the connection busy with another response (begun early, at the request start, every response still
+    // lacks its socket: Node assigns it right after, so an idle connection means no wait).
+    const socket = req?.socket as (Socket & { _httpMessage?: ServerResponse | null }) | null | undefined;
+    if (res.socket === null && socket && socket._httpMessage != null && socket._httpMessage !== res) {
+      tracked.socketListener = () => tracked.tracker.end(tracked, SOCKET_CLOSED);
+      socket.once('close', tracked.socketListener);
+    }
+    return tracked;
   }
 
   /** Takes a begun request: counted by this tracker from now on. False if another integration claimed it first. */
@@ -208,6 +237,8 @@ export class HttpTracker implements Beginner<Tracked> {
     if (flags & DONE) return;
     tracked.flags = flags | DONE;
     const res = tracked.res;
+    if (flags & ON_CHANNEL) responseEnds.ended();
+    if (tracked.socketListener !== undefined) tracked.req?.socket?.removeListener('close', tracked.socketListener);
     const sse = (flags & SSE_OPEN) !== 0;
     if (sse) this.sseGauge.add(-1);
     if (!(flags & COUNTED)) return;
