@@ -48,9 +48,9 @@
  * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
  * every named function expression would carry a per-creation __name() call that users do not run.
  *
- *   npm run bench:http                          # 10 rounds x 6 interleaved blocks of 0.5 s (+1 s warm-up), ~15 minutes
+ *   npm run bench:http                          # 10 rounds x 5 interleaved blocks of 1 s (+1 s warm-up), ~22 minutes
  *   npm run bench:http -- --rate 0              # saturating load instead of a fixed rate
- *   npm run bench:http -- --zlib untouched      # no process but scalesignal's (its scrape) has used zlib
+ *   npm run bench:http -- --zlib untouched      # only scalesignal's process (its scrape) uses zlib and an HTTP client
  *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
  *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
  *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
@@ -293,7 +293,7 @@ function scrape(url: string): Promise<void> {
 }
 
 /**
- * One gzip and gunzip through node:zlib, in every setup's process (see "zlib" in main's options): what the
+ * One gzip and gunzip through node:zlib, in every setup's process (see "Priming" in the header): what the
  * Prometheus sink does on a scrape, and nearly every real service (compression, gzip files, SDKs) does too.
  */
 async function zlibRoundTrip(): Promise<void> {
@@ -332,7 +332,7 @@ interface Run {
 }
 
 let pin = false;
-/** `used` (default): every server's process runs one gzip round trip while priming; `untouched`: none does. */
+/** `used` (default): every server's process makes one node:http client request and a gzip round trip while priming. */
 let zlibMode: ZlibMode = 'used';
 let bundlePath = '';
 let baseBundlePath = '';
