@@ -325,6 +325,12 @@ interface Row {
   jitPerRequest: number;
   /** Of instructionsPerRequest, V8's heap and GC functions (self cost): allocation's price, and GC heuristics' luck. */
   gcPerRequest: number;
+  /**
+   * instructionsPerRequest - gcPerRequest, and its ratio to bare's: steadier between fresh processes (a major GC
+   * more or less in a window moves a figure by thousands), but blind to what a setup's allocation costs in GC.
+   */
+  exclGcPerRequest: number;
+  exclGcAddedVsBare: number;
   /** Everything, timers and compile jobs included: what valgrind's slowness makes of them, not a real cost. */
   allInPerRequest: number;
   /** Instructions under uv__run_timers per wall second of the windows, under valgrind. */
@@ -424,6 +430,8 @@ async function main(): Promise<void> {
           spread: round4((Math.max(...net) - Math.min(...net)) / value),
           jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
           gcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.gc)))),
+          exclGcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => netOf(c) - c.gc)))),
+          exclGcAddedVsBare: 0,
           allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
           timerInstructionsPerSecond: Math.round(timers / seconds),
           recorded: mine[0].recorded,
@@ -433,6 +441,7 @@ async function main(): Promise<void> {
       for (const row of Object.values(rows)) {
         row.addedInstructionsPerRequest = row.instructionsPerRequest - bare;
         row.addedVsBare = round4(row.instructionsPerRequest / bare - 1);
+        row.exclGcAddedVsBare = round4(row.exclGcPerRequest / rows.bare.exclGcPerRequest - 1);
       }
     }
   }
@@ -441,7 +450,7 @@ async function main(): Promise<void> {
     `\ninstructions per request = (I(N2) - I(N1)) / (N2 - N1), timers and TurboFan jobs excluded; express N1,N2 = ${values.express}, ` +
       `fastify ${values.fastify}; ${options.warmup} warm-up requests, ${options.sockets} keep-alive sockets, ${repeats} fresh processes each`,
   );
-  const header = ['framework', 'handler', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'jit/req', 'all-in/req', 'timers/s'];
+  const header = ['framework', 'handler', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'excl. gc', 'jit/req', 'all-in/req', 'timers/s'];
   const lines = [header];
   for (const framework of frameworks) {
     for (const handler of handlers) {
@@ -457,6 +466,7 @@ async function main(): Promise<void> {
           row.repeats.map(fmt).join(' / '),
           `${(row.spread * 100).toFixed(1)} %`,
           fmt(row.gcPerRequest),
+          isBare ? fmt(row.exclGcPerRequest) : `${fmt(row.exclGcPerRequest)} (${row.exclGcAddedVsBare >= 0 ? '+' : ''}${(row.exclGcAddedVsBare * 100).toFixed(1)} %)`,
           fmt(row.jitPerRequest),
           fmt(row.allInPerRequest),
           `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
@@ -485,13 +495,13 @@ async function main(): Promise<void> {
   await mkdir(dirname(values.out), { recursive: true });
   await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
   if (values.keep === undefined) rmSync(options.work, { recursive: true, force: true });
-  const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number }>> = {};
+  const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number; exclGcAddedVsBare: number }>> = {};
   for (const [framework, byHandler] of Object.entries(table)) {
     for (const [handler, rows] of Object.entries(byHandler)) {
       const key = `${framework}/${handler}`;
       summary[key] = {};
       for (const [setup, row] of Object.entries(rows)) {
-        summary[key][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread };
+        summary[key][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread, exclGcAddedVsBare: row.exclGcAddedVsBare };
       }
     }
   }
