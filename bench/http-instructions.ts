@@ -54,6 +54,7 @@
  *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats (~1 h)
  *   npm run bench:http:instructions -- --frameworks express --handlers hello --repeats 1
  *   npm run bench:http:instructions -- --setups noop,otel   # more of bench/http.ts's setups
+ *   npm run bench:http:instructions -- --setups middleware --skip scalesignal   # the middleware without the sink
  *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
  *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000   # shorter, noisier
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
@@ -344,6 +345,8 @@ async function main(): Promise<void> {
       frameworks: { type: 'string', default: 'express,fastify' },
       handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      /** Setups to leave out (e.g. --setups middleware --skip scalesignal); bare always runs. */
+      skip: { type: 'string', default: '' },
       base: { type: 'string' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
       express: { type: 'string', default: '2000,14000' },
@@ -383,10 +386,15 @@ async function main(): Promise<void> {
   });
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
+  const skipped = values.skip.split(',');
   const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
   const setupsOf = (framework: Framework) =>
     [...DEFAULT_SETUPS, ...extra].filter(
-      (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
+      (setup, i, all) =>
+        all.indexOf(setup) === i &&
+        (setup === 'bare' || !skipped.includes(setup)) &&
+        (setup !== 'prom-bundle' || framework === 'express') &&
+        (setup !== 'fastify-metrics' || framework === 'fastify'),
     );
 
   // Express first: its runs are the longest, the pool should not end on one alone.

@@ -8,6 +8,9 @@
  *                   this machine; a setup's figure inside the control's spread is not told apart from nothing.
  *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (as users deploy it)
  *   before          (--base <git ref>) the same, built from src/ at that commit: before/after side by side
+ *   middleware      (--setups middleware) scalesignal without the Prometheus sink (an in-process sink that only
+ *                   counts): the middleware's per-request cost apart from what the sink's HTTP server and gzip
+ *                   scrapes do to the process (see "Priming")
  *   noop            (--setups noop) a middleware / onRequest hook doing nothing: what one more layer costs
  *   prom-bundle     (--setups prom-bundle) express-prom-bundle (method + path labels)          [Express]
  *   fastify-metrics (--setups fastify-metrics) fastify-metrics with its defaults               [Fastify]
@@ -70,7 +73,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export type Framework = 'express' | 'fastify';
-export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
 export type Handler = 'hello' | 'realistic';
 export type ZlibMode = 'used' | 'untouched';
 
@@ -194,6 +197,27 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
       await metrics.flush();
       await prometheus.ready;
       if (prometheus.url !== undefined) await scrape(prometheus.url);
+    };
+  } else if (setup === 'middleware') {
+    const lib = (await import(pathToFileURL(process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal())).href)) as typeof import('../src/index.js');
+    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
+    let counted = 0;
+    const sink: import('../src/core/sink.js').Sink = {
+      name: 'count',
+      export(batch) {
+        for (const window of batch) for (const series of window.series) if (series.name === 'http.server.requests') counted += series.sum;
+      },
+    };
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [sink], intervalMs });
+    instrumentExpress = (app) => {
+      app.use(lib.expressMetrics(metrics));
+    };
+    instrumentFastify = async (app) => {
+      await app.register(lib.fastifyMetrics, { metrics });
+    };
+    report = async () => {
+      await metrics.flush();
+      return counted;
     };
   } else if (setup === 'noop') {
     instrumentExpress = (app) => {
