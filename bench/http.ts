@@ -44,7 +44,7 @@
  * step: new kinds of object (a zlib stream, a client request) going through node's shared stream and HTTP code
  * turn its inline caches megamorphic for every later request of the process. Without the step only the
  * scalesignal process had met them (through its scrape), and bench:http:instructions charged the middleware
- * ~1,500-2,500 instructions per request on Fastify hello world (3-4 %) for node's code running slower, which any
+ * ~2,500-3,000 instructions per request on Fastify hello world (4-5 %) for node's code running slower, which any
  * real service's process pays anyway (compression, an SDK's HTTP client, a gzip file); a bare server that never
  * did either is not what users run. --zlib untouched measures those clean processes.
  *
