@@ -45,14 +45,20 @@
  *   100,000 requests, a random few under valgrind). Major GCs that allocation causes (Express: one every ~3,000
  *   requests, natively too) stay in; "gc/req" shows how much of a figure is V8's heap and GC (self cost), since
  *   a setup's heap size shifts when major GCs come and can make it cheaper in GC than bare.
+ * - Every setup's process has used node:zlib and a node:http client once while priming (bench/http.ts's header:
+ *   "Priming"), as the scalesignal process's scrape of its Prometheus sink does and nearly every real service
+ *   does anyway; --zlib untouched leaves that out (then only the scalesignal process has, and node's stream and
+ *   HTTP code runs slower in it for every later request).
  * - Every setup runs --repeats times (default 2), each on a fresh process: the spread shows it repeats.
  *
  *   npm run bench:http:instructions                      # bare + scalesignal, 2 frameworks x 2 handlers x 2 repeats (~1 h)
  *   npm run bench:http:instructions -- --frameworks express --handlers hello --repeats 1
  *   npm run bench:http:instructions -- --setups noop,otel   # more of bench/http.ts's setups
+ *   npm run bench:http:instructions -- --setups middleware --skip scalesignal   # the middleware without the sink
  *   npm run bench:http:instructions -- --base main          # adds `before`: scalesignal built from main's src/
  *   npm run bench:http:instructions -- --express 1000,7000 --fastify 4000,24000 --warmup 8000   # shorter, noisier
  *   npm run bench:http:instructions -- --keep /tmp/cg     # keep the callgrind dumps (.2: the N2 window)
+ *   npm run bench:http:instructions -- --zlib untouched   # processes that never used zlib (see below)
  *   npm run bench:http:instructions -- --node-flags=--perf-basic-prof --keep /tmp/cg   # to name JIT code
  *
  * Needs valgrind 3.x (callgrind, callgrind_control, callgrind_annotate) and ptrace between processes (vgdb, for
@@ -66,7 +72,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { bundleScalesignal, PATH, type Framework, type Handler, type Setup } from './http.js';
+import { bundleScalesignal, PATH, zlibOption, type Framework, type Handler, type Setup, type ZlibMode } from './http.js';
 
 /** bare and scalesignal by default; --setups adds bench/http.ts's others (noop, prom-bundle, fastify-metrics, otel). */
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'scalesignal'];
@@ -112,7 +118,7 @@ interface Measured extends Job {
   recorded: number | null;
 }
 
-let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string };
+let options: { warmup: number; sockets: number; work: string; nodeFlags: string[]; bundle: string; baseBundle: string; zlib: ZlibMode };
 
 async function measure(job: Job): Promise<Measured> {
   const { framework, handler, setup, repeat } = job;
@@ -151,6 +157,7 @@ async function measure(job: Job): Promise<Measured> {
         SCALESIGNAL_SINKS: '',
         SCALESIGNAL_BUNDLE: options.bundle,
         SCALESIGNAL_BASE_BUNDLE: options.baseBundle,
+        BENCH_ZLIB: options.zlib,
         // One window a minute (the longest allowed): see "windows" in the header.
         BENCH_INTERVAL_MS: '60000',
       },
@@ -319,6 +326,12 @@ interface Row {
   jitPerRequest: number;
   /** Of instructionsPerRequest, V8's heap and GC functions (self cost): allocation's price, and GC heuristics' luck. */
   gcPerRequest: number;
+  /**
+   * instructionsPerRequest - gcPerRequest, and its ratio to bare's: steadier between fresh processes (a major GC
+   * more or less in a window moves a figure by thousands), but blind to what a setup's allocation costs in GC.
+   */
+  exclGcPerRequest: number;
+  exclGcAddedVsBare: number;
   /** Everything, timers and compile jobs included: what valgrind's slowness makes of them, not a real cost. */
   allInPerRequest: number;
   /** Instructions under uv__run_timers per wall second of the windows, under valgrind. */
@@ -332,6 +345,8 @@ async function main(): Promise<void> {
       frameworks: { type: 'string', default: 'express,fastify' },
       handlers: { type: 'string', default: 'hello,realistic' },
       setups: { type: 'string', default: '' },
+      /** Setups to leave out (e.g. --setups middleware --skip scalesignal); bare always runs. */
+      skip: { type: 'string', default: '' },
       base: { type: 'string' },
       /** N1,N2 per framework: Fastify's requests cost ~10x fewer instructions, so it gets more of them. */
       express: { type: 'string', default: '2000,14000' },
@@ -344,6 +359,7 @@ async function main(): Promise<void> {
       keep: { type: 'string' },
       /** Extra flags for the server's node, for diagnosis (e.g. --trace-gc); not for measuring. */
       'node-flags': { type: 'string', default: '' },
+      zlib: { type: 'string', default: 'used' },
       out: { type: 'string', default: join(here, 'results/http-instructions.json') },
     },
   });
@@ -363,16 +379,22 @@ async function main(): Promise<void> {
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     bundle: await bundleScalesignal(),
     baseBundle: values.base === undefined ? '' : await bundleScalesignal(values.base),
+    zlib: zlibOption(values.zlib),
   };
   const version = await run$('valgrind', ['--version']).catch(() => {
     throw new Error('valgrind not found: this bench needs valgrind (callgrind)');
   });
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
+  const skipped = values.skip.split(',');
   const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
   const setupsOf = (framework: Framework) =>
     [...DEFAULT_SETUPS, ...extra].filter(
-      (setup, i, all) => all.indexOf(setup) === i && (setup !== 'prom-bundle' || framework === 'express') && (setup !== 'fastify-metrics' || framework === 'fastify'),
+      (setup, i, all) =>
+        all.indexOf(setup) === i &&
+        (setup === 'bare' || !skipped.includes(setup)) &&
+        (setup !== 'prom-bundle' || framework === 'express') &&
+        (setup !== 'fastify-metrics' || framework === 'fastify'),
     );
 
   // Express first: its runs are the longest, the pool should not end on one alone.
@@ -416,6 +438,8 @@ async function main(): Promise<void> {
           spread: round4((Math.max(...net) - Math.min(...net)) / value),
           jitPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.jit)))),
           gcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.gc)))),
+          exclGcPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => netOf(c) - c.gc)))),
+          exclGcAddedVsBare: 0,
           allInPerRequest: Math.round(mean(mine.map((r) => perRequest(r, (c) => c.instructions)))),
           timerInstructionsPerSecond: Math.round(timers / seconds),
           recorded: mine[0].recorded,
@@ -425,6 +449,7 @@ async function main(): Promise<void> {
       for (const row of Object.values(rows)) {
         row.addedInstructionsPerRequest = row.instructionsPerRequest - bare;
         row.addedVsBare = round4(row.instructionsPerRequest / bare - 1);
+        row.exclGcAddedVsBare = round4(row.exclGcPerRequest / rows.bare.exclGcPerRequest - 1);
       }
     }
   }
@@ -433,7 +458,7 @@ async function main(): Promise<void> {
     `\ninstructions per request = (I(N2) - I(N1)) / (N2 - N1), timers and TurboFan jobs excluded; express N1,N2 = ${values.express}, ` +
       `fastify ${values.fastify}; ${options.warmup} warm-up requests, ${options.sockets} keep-alive sockets, ${repeats} fresh processes each`,
   );
-  const header = ['framework', 'handler', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'jit/req', 'all-in/req', 'timers/s'];
+  const header = ['framework', 'handler', 'setup', 'instr/req', 'vs bare', 'added', 'repeats', 'spread', 'gc/req', 'excl. gc', 'jit/req', 'all-in/req', 'timers/s'];
   const lines = [header];
   for (const framework of frameworks) {
     for (const handler of handlers) {
@@ -449,6 +474,7 @@ async function main(): Promise<void> {
           row.repeats.map(fmt).join(' / '),
           `${(row.spread * 100).toFixed(1)} %`,
           fmt(row.gcPerRequest),
+          isBare ? fmt(row.exclGcPerRequest) : `${fmt(row.exclGcPerRequest)} (${row.exclGcAddedVsBare >= 0 ? '+' : ''}${(row.exclGcAddedVsBare * 100).toFixed(1)} %)`,
           fmt(row.jitPerRequest),
           fmt(row.allInPerRequest),
           `${(row.timerInstructionsPerSecond / 1e6).toFixed(2)} M`,
@@ -469,7 +495,7 @@ async function main(): Promise<void> {
       'padded with idle time to the same wall time, each ending with a dump; instructions/request = (I(N2) - I(N1)) / (N2 - N1), ' +
       'all threads, excluding uv__run_timers (time-driven: timerInstructionsPerSecond) and TurboFan background compile jobs (jitPerRequest); ' +
       'server run with --no-memory-reducer, scalesignal with 60 s windows',
-    config: { handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
+    config: { zlib: options.zlib, handlers, sizes, firstWindow: FIRST_WINDOW, warmup: options.warmup, sockets: options.sockets, repeats, parallel, path: PATH, target: { addedVsBare: 0.03 } },
     table,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
@@ -477,13 +503,13 @@ async function main(): Promise<void> {
   await mkdir(dirname(values.out), { recursive: true });
   await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
   if (values.keep === undefined) rmSync(options.work, { recursive: true, force: true });
-  const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number }>> = {};
+  const summary: Record<string, Record<string, { instructionsPerRequest: number; addedVsBare: number; spread: number; exclGcAddedVsBare: number }>> = {};
   for (const [framework, byHandler] of Object.entries(table)) {
     for (const [handler, rows] of Object.entries(byHandler)) {
       const key = `${framework}/${handler}`;
       summary[key] = {};
       for (const [setup, row] of Object.entries(rows)) {
-        summary[key][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread };
+        summary[key][setup] = { instructionsPerRequest: row.instructionsPerRequest, addedVsBare: row.addedVsBare, spread: row.spread, exclGcAddedVsBare: row.exclGcAddedVsBare };
       }
     }
   }

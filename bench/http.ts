@@ -8,6 +8,9 @@
  *                   this machine; a setup's figure inside the control's spread is not told apart from nothing.
  *   scalesignal     expressMetrics / fastifyMetrics, event-loop gauges, Prometheus sink (as users deploy it)
  *   before          (--base <git ref>) the same, built from src/ at that commit: before/after side by side
+ *   middleware      (--setups middleware) scalesignal without the Prometheus sink (an in-process sink that only
+ *                   counts): the middleware's per-request cost apart from what the sink's HTTP server and gzip
+ *                   scrapes do to the process (see "Priming")
  *   noop            (--setups noop) a middleware / onRequest hook doing nothing: what one more layer costs
  *   prom-bundle     (--setups prom-bundle) express-prom-bundle (method + path labels)          [Express]
  *   fastify-metrics (--setups fastify-metrics) fastify-metrics with its defaults               [Fastify]
@@ -17,16 +20,40 @@
  * Two handlers on `GET /users/:id`: `hello` answers 'hello world'; `realistic` builds and serializes a ~2 KB JSON
  * document (a user and 20 line items), the shape of a typical API answer.
  *
- * The headline figure is server CPU time (user + system, process.cpuUsage) per response over the measured run:
- * one autocannon process on a small machine may not saturate the server, and then req/s hides the overhead that CPU
- * per request shows. Every setup's run is paired with the same round's bare run (seconds apart); the median over
- * rounds of the paired ratios is "added", min..max of them the spread. req/s and p99 (from every response's own
- * duration) are reported the same way.
+ * The headline figure is server CPU time (user + system, the server's own process.cpuUsage) per response over the
+ * measured blocks. How it is made precise on a shared 2-core machine:
+ * - pinned: the servers run on CPU 1, autocannon (this process) on CPU 0 (taskset), so the load generator never
+ *   takes the servers' core;
+ * - a fixed offered load (--rate, default auto): every block sends the same request rate, 60 % of what the round's
+ *   bare server answered flat out in its warm-up, so every setup sees the same arrival pattern (at saturation the
+ *   requests served per event-loop turn, and with them the CPU per request, follow whichever of the server and
+ *   autocannon is slower, and that moves with the machine's load). --rate 0 saturates instead;
+ * - fine interleaving: each round runs --blocks short blocks per server (A B C A B C ..., order rotating from round
+ *   to round), so the machine's drift lands on every setup alike; CPU is measured over each block only;
+ * - pairing and robust statistics: each round gives one ratio per setup, its CPU per request over the round's
+ *   bare server's; "added" is the median of those ratios over rounds, with a 95 % bootstrap interval (rounds
+ *   resampled: a round's blocks share its processes' luck) and min..max;
+ * - a control: a second bare server, measured like a setup; its interval is the bench's resolution. A setup whose
+ *   interval overlaps the control's is not told apart from nothing.
+ * req/s and p99 (from every response's own duration) are paired the same way (at a fixed rate req/s is the rate).
+ *
+ * Priming, the same for every setup: 200 requests, then the setup's first-time work (scalesignal: one scrape of the
+ * Prometheus sink through a node:http client with `Accept-Encoding: gzip`, as Prometheus sends; the body is
+ * discarded, not decompressed in the server's process), then, in every setup's process (--zlib used, the default),
+ * one request to its own server through a node:http client and one gzip and gunzip through node:zlib. Why the last
+ * step: new kinds of object (a zlib stream, a client request) going through node's shared stream and HTTP code
+ * turn its inline caches megamorphic for every later request of the process. Without the step only the
+ * scalesignal process had met them (through its scrape), and bench:http:instructions charged the middleware
+ * ~2,500-3,000 instructions per request on Fastify hello world (4-5 %) for node's code running slower, which any
+ * real service's process pays anyway (compression, an SDK's HTTP client, a gzip file); a bare server that never
+ * did either is not what users run. --zlib untouched measures those clean processes.
  *
  * scalesignal is loaded from an esbuild bundle of src/ built like the published package (no keepNames): under tsx
  * every named function expression would carry a per-creation __name() call that users do not run.
  *
- *   npm run bench:http                          # 6 rounds x 3 interleaved blocks of 1 s (+1 s warm-up), ~10 minutes
+ *   npm run bench:http                          # 10 rounds x 5 interleaved blocks of 1 s (+1 s warm-up), ~22 minutes
+ *   npm run bench:http -- --rate 0              # saturating load instead of a fixed rate
+ *   npm run bench:http -- --zlib untouched      # only scalesignal's process (its scrape) uses zlib and an HTTP client
  *   npm run bench:http -- --base main           # adds `before`: scalesignal built from main's src/
  *   npm run bench:http -- --rounds 2 --handlers hello --frameworks fastify
  *   npm run bench:http -- --setups noop,otel    # more setups (bare, control and scalesignal always run)
@@ -46,8 +73,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export type Framework = 'express' | 'fastify';
-export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
 export type Handler = 'hello' | 'realistic';
+export type ZlibMode = 'used' | 'untouched';
+
+/** Parses --zlib (see "zlib" in the benches' headers). */
+export function zlibOption(value: string): ZlibMode {
+  if (value !== 'used' && value !== 'untouched') throw new Error(`--zlib: "used" or "untouched", not "${value}"`);
+  return value;
+}
 
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'control', 'scalesignal'];
 const PEERS: Record<Framework, readonly Setup[]> = { express: ['prom-bundle'], fastify: ['fastify-metrics'] };
@@ -109,6 +143,8 @@ function document(id: string): unknown {
 
 async function serve(framework: Framework, setup: Setup, handler: Handler): Promise<void> {
   let report: () => Promise<number | null> = async () => null;
+  /** First-time work before measuring; the setup's report by default. */
+  let prime: (() => Promise<unknown>) | undefined;
   let instrumentExpress: ((app: import('express').Express) => void) | undefined;
   let instrumentFastify: ((app: import('fastify').FastifyInstance) => Promise<void>) | undefined;
 
@@ -154,6 +190,34 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
       await prometheus.ready;
       if (prometheus.url === undefined) return null;
       return sumSamples(await (await fetch(prometheus.url)).text(), /^http_server_requests_total\{/);
+    };
+    // Priming scrapes as Prometheus does (gzip accepted, the body decompressed elsewhere): the sink's first
+    // render and compression happen before any measurement, and nothing decompresses in the server's process.
+    prime = async () => {
+      await metrics.flush();
+      await prometheus.ready;
+      if (prometheus.url !== undefined) await scrape(prometheus.url);
+    };
+  } else if (setup === 'middleware') {
+    const lib = (await import(pathToFileURL(process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal())).href)) as typeof import('../src/index.js');
+    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
+    let counted = 0;
+    const sink: import('../src/core/sink.js').Sink = {
+      name: 'count',
+      export(batch) {
+        for (const window of batch) for (const series of window.series) if (series.name === 'http.server.requests') counted += series.sum;
+      },
+    };
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [sink], intervalMs });
+    instrumentExpress = (app) => {
+      app.use(lib.expressMetrics(metrics));
+    };
+    instrumentFastify = async (app) => {
+      await app.register(lib.fastifyMetrics, { metrics });
+    };
+    report = async () => {
+      await metrics.flush();
+      return counted;
     };
   } else if (setup === 'noop') {
     instrumentExpress = (app) => {
@@ -213,7 +277,12 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   // the exporters' first collection) must not land in a measured run.
   for (let i = 0; i < 200; i++) await (await fetch(`http://127.0.0.1:${port}${PATH}`)).arrayBuffer();
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  await report();
+  await (prime ?? report)();
+  if (process.env.BENCH_ZLIB !== 'untouched') {
+    // What the scalesignal process did for its scrape, every process does: a node:http client request, gzip.
+    await scrape(`http://127.0.0.1:${port}${PATH}`);
+    await zlibRoundTrip();
+  }
 
   // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
   let mark = process.cpuUsage();
@@ -233,6 +302,29 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', port });
+}
+
+/** GET with `Accept-Encoding: gzip`, body discarded. */
+function scrape(url: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    http
+      .get(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        res.resume();
+        res.once('end', resolve);
+      })
+      .once('error', reject);
+  });
+}
+
+/**
+ * One gzip and gunzip through node:zlib, in every setup's process (see "Priming" in the header): what the
+ * Prometheus sink does on a scrape, and nearly every real service (compression, gzip files, SDKs) does too.
+ */
+async function zlibRoundTrip(): Promise<void> {
+  const zlib = await import('node:zlib');
+  const { promisify } = await import('node:util');
+  const packed = await promisify(zlib.gzip)(Buffer.alloc(64 * 1024, 'scalesignal '));
+  await promisify(zlib.gunzip)(packed);
 }
 
 /** Sum of the sample values of exposition lines matching `line`. */
@@ -264,6 +356,8 @@ interface Run {
 }
 
 let pin = false;
+/** `used` (default): every server's process makes one node:http client request and a gzip round trip while priming. */
+let zlibMode: ZlibMode = 'used';
 let bundlePath = '';
 let baseBundlePath = '';
 
@@ -280,7 +374,7 @@ function startChild(framework: Framework, setup: Setup, handler: Handler): Promi
   // With --pin the servers get CPU 1 and the load generator (this process) CPU 0.
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...args] : args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath },
+    env: { ...process.env, NODE_ENV: 'production', SCALESIGNAL_SINKS: '', SCALESIGNAL_BUNDLE: bundlePath, SCALESIGNAL_BASE_BUNDLE: baseBundlePath, BENCH_ZLIB: zlibMode },
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${framework}/${setup}: child did not start`)), 30_000);
@@ -359,11 +453,12 @@ class Tally {
 }
 
 /** One block of load on one server; its CPU is measured over the block only (idle servers' timers stay out). */
-async function block(server: Server, seconds: number, connections: number, tally: Tally): Promise<void> {
+async function block(server: Server, seconds: number, connections: number, rate: number, tally: Tally): Promise<void> {
   await ask(server.child, 'mark', 'marked');
   const started = performance.now();
+  const options = { url: server.url, connections, duration: seconds, ...(rate > 0 ? { overallRate: rate } : {}) };
   // Without a callback autocannon returns its event emitter, which is also a promise of the result.
-  const instance = autocannon({ url: server.url, connections, duration: seconds } as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
+  const instance = autocannon(options as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
   const result = await instance;
   tally.seconds += (performance.now() - started) / 1000;
@@ -381,20 +476,57 @@ const median = (values: number[]) => {
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
 
-/** Paired figures of a setup against bare: median over rounds and the spread (min..max). */
+/** Paired figures of a setup against bare: median over rounds, its 95 % bootstrap interval, min..max. */
 interface Added {
   median: number;
+  /** 2.5th and 97.5th percentiles of the median over rounds resampled with replacement. */
+  ci95: [number, number];
   min: number;
   max: number;
+  rounds: number;
 }
-const added = (values: number[]): Added => ({ median: round3(median(values)), min: round3(Math.min(...values)), max: round3(Math.max(...values)) });
+
+/** Deterministic resampling (mulberry32), so a result file can be recomputed from its runs. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const RESAMPLES = 10_000;
+
+function added(values: number[]): Added {
+  const next = random(0x5ca1e);
+  const medians = new Float64Array(RESAMPLES);
+  const sample = new Array<number>(values.length);
+  for (let r = 0; r < RESAMPLES; r++) {
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(next() * values.length)];
+    medians[r] = median(sample);
+  }
+  medians.sort();
+  const at = (q: number) => medians[Math.min(RESAMPLES - 1, Math.floor(q * RESAMPLES))];
+  return {
+    median: round4(median(values)),
+    ci95: [round4(at(0.025)), round4(at(0.975))],
+    min: round4(Math.min(...values)),
+    max: round4(Math.max(...values)),
+    rounds: values.length,
+  };
+}
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '6' },
-      blocks: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '10' },
+      blocks: { type: 'string', default: '5' },
       duration: { type: 'string', default: '1' },
+      /** Requests per second in every block: `auto` (a fraction of bare's flat-out rate in the round's warm-up), N, or 0 (saturate). */
+      rate: { type: 'string', default: 'auto' },
+      'rate-fraction': { type: 'string', default: '0.6' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       frameworks: { type: 'string', default: 'express,fastify' },
@@ -404,10 +536,12 @@ async function main(): Promise<void> {
       peers: { type: 'boolean', default: false },
       out: { type: 'string', default: join(here, 'results/http-overhead.json') },
       pin: { type: 'boolean', default: os.cpus().length >= 2 },
+      zlib: { type: 'string', default: 'used' },
       'no-pin': { type: 'boolean', default: false },
     },
   });
   pin = values.pin && !values['no-pin'];
+  zlibMode = zlibOption(values.zlib);
   if (pin) {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -422,6 +556,9 @@ async function main(): Promise<void> {
   const blocks = Number(values.blocks);
   const warmup = Number(values.warmup);
   const connections = Number(values.connections);
+  const rateFraction = Number(values['rate-fraction']);
+  if (values.rate === 'auto' && warmup <= 0) throw new Error('--rate auto needs a warm-up (--warmup > 0)');
+  const rates: Array<{ framework: Framework; handler: Handler; round: number; rate: number }> = [];
   const frameworks = values.frameworks.split(',') as Framework[];
   const handlers = values.handlers.split(',') as Handler[];
   const extra = [...(values.base !== undefined ? ['before' as const] : []), ...(values.setups === '' ? [] : (values.setups.split(',') as Setup[]))];
@@ -446,8 +583,17 @@ async function main(): Promise<void> {
         const tallies = setups.map(() => new Tally());
         try {
           for (const setup of setups) servers.push(await startChild(framework, setup, handler));
-          for (const server of servers) if (warmup > 0) await autocannon({ url: server.url, connections, duration: warmup });
-          for (let b = 0; b < blocks; b++) for (let i = 0; i < servers.length; i++) await block(servers[i], duration, connections, tallies[i]);
+          // Warm-up flat out; bare's rate sets the round's offered load (--rate auto).
+          let bareRate = 0;
+          for (const server of servers) {
+            if (warmup <= 0) continue;
+            const result = await autocannon({ url: server.url, connections, duration: warmup });
+            if (server.setup === 'bare') bareRate = result.requests.average;
+          }
+          let rate = values.rate === 'auto' ? Math.round(bareRate * rateFraction) : Number(values.rate);
+          if (!(rate > 0)) rate = 0;
+          rates.push({ framework, handler, round, rate });
+          for (let b = 0; b < blocks; b++) for (let i = 0; i < servers.length; i++) await block(servers[i], duration, connections, rate, tallies[i]);
         } finally {
           for (let i = 0; i < servers.length; i++) recorded[`${framework}/${handler}/${setups[i]}`] = await stopChild(servers[i].child);
         }
@@ -465,7 +611,7 @@ async function main(): Promise<void> {
 
   type Row = { requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; cpuAdded?: Added; requestsPerSecondLost?: Added; p99Added?: Added };
   const summary: Record<string, Record<string, Record<string, Row>>> = {};
-  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added (min..max)', 'req/s lost', 'p99 added']];
+  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added [95 % CI] (min..max)', 'req/s lost', 'p99 added']];
   for (const framework of frameworks) {
     summary[framework] = {};
     for (const handler of handlers) {
@@ -497,7 +643,9 @@ async function main(): Promise<void> {
           String(row.requestsPerSecond),
           `${row.p99Ms.toFixed(2)} ms`,
           `${row.cpuMicrosPerRequest.toFixed(2)} us`,
-          row.cpuAdded ? `${pct(row.cpuAdded.median)} (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})` : '',
+          row.cpuAdded
+            ? `${pct(row.cpuAdded.median)} [${pct(row.cpuAdded.ci95[0])}, ${pct(row.cpuAdded.ci95[1])}] (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})`
+            : '',
           row.requestsPerSecondLost ? pct(row.requestsPerSecondLost.median) : '',
           row.p99Added ? pct(row.p99Added.median) : '',
         ]);
@@ -513,10 +661,14 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model,
     config: {
       pinned: pin,
+      zlib: zlibMode,
       base: values.base ?? null,
       rounds,
       blocks,
       blockSeconds: duration,
+      rate: values.rate,
+      rateFraction: values.rate === 'auto' ? rateFraction : null,
+      statistics: 'per round: CPU per request of the setup / of the round\'s bare server - 1; median over rounds, 95 % percentile bootstrap interval of the median (rounds resampled, 10,000 resamples), min..max',
       warmupSeconds: warmup,
       connections,
       path: PATH,
@@ -526,6 +678,7 @@ async function main(): Promise<void> {
     // The machine is shared: its 1-minute load average around the run, for judging the noise.
     loadAverage: { before: round3(loadBefore), after: round3(os.loadavg()[0]) },
     recorded,
+    rates,
     summary,
     runs,
     elapsedSeconds: Math.round((Date.now() - started) / 1000),

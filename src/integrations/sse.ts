@@ -21,7 +21,12 @@ export function trackSse(metrics: Metrics): SseTracker {
   const tracker = new HttpTracker(metrics, { sse: true, countRequests: false });
   const track = (res: ServerResponse) => {
     if (tracker.isStopped) return;
-    const tracked = Tracked.of(res) ?? tracker.begin(res, undefined);
+    let tracked = Tracked.of(res);
+    if (tracked === undefined) {
+      // Ended (or ending) without state: nothing to count, and its end may have been published already.
+      if (res.writableEnded || res.destroyed) return;
+      tracked = tracker.begin(res, undefined);
+    }
     // A response some integration claimed stays with it (same gauge); otherwise this tracker takes it for SSE only.
     (tracked.claimed ? tracked.tracker : tracker).armSse(tracked);
   };

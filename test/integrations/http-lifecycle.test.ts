@@ -2,10 +2,15 @@
  * The HTTP integrations' process-wide hooks belong to an owner and go away when their last user stops: the
  * `ServerResponse.prototype.writeHead` wrapper that detects SSE heads, and the `http.server.request.start`
  * subscription of the Express early start. A stopped integration counts nothing new; a wrapper that another
- * library wrapped again stays as a pass-through and comes back on the next use. Real servers on 127.0.0.1.
+ * library wrapped again stays as a pass-through and comes back on the next use. Two copies of the module in one
+ * process (the ESM and the CJS build) count a response once. Real servers on 127.0.0.1.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http, { type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
 import express from 'express';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
@@ -174,6 +179,72 @@ describe('process-wide hooks', () => {
       expect(sum(counterTotals(c.windows, REQUESTS, LABELS))).toBe(0);
     } finally {
       proto.writeHead = original;
+      await close(server);
+      await c.metrics.shutdown();
+    }
+  });
+
+  it('counts a response once when a second copy of the module (another build) tracks it too', async () => {
+    // A second copy of every module, as when one dependency loads the CJS build and the app the ESM one.
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+    await mkdir(join(root, '.tmp'), { recursive: true });
+    const dir = await mkdtemp(join(root, '.tmp/copy-'));
+    const outfile = join(dir, 'scalesignal.mjs');
+    await esbuild.build({ entryPoints: [join(root, 'src/index.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'warning' });
+    const copy = (await import(pathToFileURL(outfile).href)) as typeof import('../../src/index.js');
+    const c = collectingMetrics();
+    const app = express();
+    const middleware = expressMetrics(c.metrics);
+    const track = copy.trackSse(c.metrics);
+    app.use(middleware);
+    app.get('/events', (_req, res) => {
+      track(res);
+      sseHandler(res);
+    });
+    app.get('/plain', (_req, res) => {
+      track(res);
+      res.send('plain');
+    });
+    const server = http.createServer(app);
+    const url = await listen(server);
+    try {
+      const closeStream = await openStream(`${url}/events`);
+      expect(await get(`${url}/plain`)).toBe(200);
+      await flushUntil(c, () => gaugeLast(c.windows, SSE) === 1, () => gaugeLast(c.windows, SSE));
+      closeStream();
+      await flushUntil(
+        c,
+        () => gaugeLast(c.windows, SSE) === 0 && sum(counterTotals(c.windows, REQUESTS, LABELS)) === 2,
+        () => [gaugeLast(c.windows, SSE), counterTotals(c.windows, REQUESTS, LABELS)],
+      );
+      expect(gaugeRange(c.windows, SSE).max).toBe(1);
+      expect(counterTotals(c.windows, REQUESTS, LABELS)).toEqual({ 'GET /plain 2xx ok': 1, 'GET /events 2xx aborted': 1 });
+    } finally {
+      middleware.stop();
+      track.stop();
+      await close(server);
+      await c.metrics.shutdown();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(watchingResponseEnds()).toBe(false);
+  });
+
+  it('lets go of the finish channel when a response is tracked for SSE after it ended', async () => {
+    const c = collectingMetrics();
+    const track = trackSse(c.metrics);
+    const ended: ServerResponse[] = [];
+    const server = http.createServer((_req, res) => {
+      res.end('done', () => ended.push(res));
+    });
+    const url = await listen(server);
+    try {
+      expect(await get(url)).toBe(200);
+      while (ended.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      track(ended[0]);
+      track.stop();
+      expect(watchingResponseEnds()).toBe(false);
+    } finally {
+      track.stop();
       await close(server);
       await c.metrics.shutdown();
     }
