@@ -30,10 +30,10 @@
  * 5 %. The earlier method's figures from the same run are kept under `sampled`, and every reading is in the JSON.
  * What the heap's slow rise in earlier runs (~0.05 MB a minute over 30 minutes) was: heap snapshots 5 minutes apart
  * (SOAK_SNAPSHOTS=1, diffed by bench/heap-diff.ts) showed no SDK structure growing; the growth was this bench's own
- * RSS readings (an object each, ~64 B, 4 a second: now typed arrays sized up front) and V8's compiled code (machine
- * code, deopt data, relocation info) for functions optimized for the first time, fewer each minute, most of them
- * on fault paths that run once a cycle. The heap is therefore split (v8.getHeapCodeStatistics) into `heapData`, the
- * program's objects, and `code`; with --max-opt=0 (interpreter only) the heap after GC stays flat.
+ * RSS readings (an object and three numbers each, ~100 B, 4 a second; now typed arrays sized up front) and V8's
+ * compiled code (machine code, deopt data, relocation info) for functions optimized for the first time, fewer each
+ * minute, most of them on fault paths that run once a cycle. The heap is therefore split (v8.getHeapCodeStatistics)
+ * into `heapData`, the program's objects, and `code`; with --max-opt=0 (interpreter only) the heap stays flat.
  * Accounting: per sink, sent + failed + dropped (self-metrics, as published in the windows a tap sink received)
  * must equal the windows produced (the tap's own `sent`).
  *
