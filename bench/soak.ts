@@ -24,33 +24,53 @@
  * (--expose-gc) is forced and the heap and RSS are split into their parts (bench/soak-memory.ts: V8 used /
  * committed / young generation / code, ArrayBuffers, RssAnon vs RssFile, glibc arenas, the rest). Growth is taken
  * on each fault cycle's floor, the lowest reading in the same quiet phase (20 s after the previous fault ended
- * until the next), as a least-squares trend over the cycles after warm-up (WARMUP_S, default 120) with a 95 %
- * confidence interval (bench/soak-growth.ts). Retained memory raises every later floor and shows; transient memory
- * does not. The target (< 5 % for heap, RSS and RssAnon) counts as met only when the interval's upper end is under
+ * until the next), as a least-squares trend over the cycles after warm-up (WARMUP_S, default one rotation of the
+ * five fault kinds: 300 s) with a 95 % confidence interval (bench/soak-growth.ts). Retained memory raises every
+ * later floor and shows; transient memory does not. The target (< 5 % for heap, RSS and RssAnon) counts as met only when the interval's upper end is under
  * 5 %. The earlier method's figures from the same run are kept under `sampled`, and every reading is in the JSON.
+ * What the heap's slow rise in earlier runs (~0.05 MB a minute over 30 minutes) was: heap snapshots 5 minutes apart
+ * (SOAK_SNAPSHOTS=1, diffed by bench/heap-diff.ts) showed no SDK structure growing; the growth was this bench's own
+ * RSS readings (an object and three numbers each, ~100 B, 4 a second; now typed arrays sized up front) and V8's
+ * compiled code (machine code, deopt data, relocation info) for functions optimized for the first time, fewer each
+ * minute, most of them on fault paths that run once a cycle. The heap is therefore split (v8.getHeapCodeStatistics)
+ * into `heapData`, the program's objects, and `code`; with --max-opt=0 (interpreter only) the heap stays flat.
  * Accounting: per sink, sent + failed + dropped (self-metrics, as published in the windows a tap sink received)
  * must equal the windows produced (the tap's own `sent`).
  *
  *   npm run bench:soak      (SOAK_MINUTES=10; SOAK_SINKS=otlp,emf to attribute memory to some sinks only)
  *
- * Writes bench/results/soak.json.
+ * Writes bench/results/soak.json (10 minutes) or soak-<N>min.json (SOAK_MINUTES=N); SOAK_OUT=path for other runs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { fork } from 'node:child_process';
 import { request } from 'node:http';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { cloudWatchSink, createMetrics, emfSink, otlpSink, prometheusSink, type Sink, type Window } from '../src/index.js';
 import type { ReceiverMode } from '../test/helpers/otlp-receiver.js';
 import type { BackendRequest, BackendUrls } from './soak-backends.js';
 import { cycleFloors, growth as floorGrowth, type CycleSchedule } from './soak-growth.js';
-import { residentNow, sampleMemory, type MemorySample } from './soak-memory.js';
+import { ResidentLog, sampleMemory, type MemorySample } from './soak-memory.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
-const WARMUP_S = Number(process.env.WARMUP_S ?? Math.min(120, MINUTES * 12));
 const FAULT_EVERY_S = Number(process.env.FAULT_EVERY_S ?? 60);
+/** OTLP's fault kinds, one per fault in rotation, then 'refuse' (the collector's port closed). */
+const OTLP_FAULTS: ReadonlyArray<ReceiverMode | 'refuse'> = [
+  { kind: 'status', status: 503, retryAfter: '2' },
+  { kind: 'hang' },
+  { kind: 'close' },
+  { kind: 'status', status: 500 },
+  'refuse',
+];
+/**
+ * Warm-up: one full rotation of the fault kinds, each followed by its recovery, so every fault path has run (and
+ * V8 has compiled it) before the first measured cycle. A shorter warm-up (the earlier 120 s saw two of the five)
+ * counts V8 compiling the remaining paths, and optimizing the rarely run functions in them, as heap growth.
+ */
+const WARMUP_S = Number(process.env.WARMUP_S ?? Math.min(OTLP_FAULTS.length * FAULT_EVERY_S, MINUTES * 30));
 const FAULT_S = Number(process.env.FAULT_S ?? 10);
 const SERIES = Number(process.env.SOAK_SERIES ?? 1000);
 const SAMPLE_S = Number(process.env.SAMPLE_S ?? 10);
@@ -58,6 +78,12 @@ const SAMPLE_S = Number(process.env.SAMPLE_S ?? 10);
 const RESIDENT_MS = Number(process.env.RESIDENT_MS ?? 250);
 /** Attribution runs: a comma list of the sinks to include (prometheus, otlp, emf, cloudwatch); default all four. */
 const SINKS = new Set((process.env.SOAK_SINKS ?? 'prometheus,otlp,emf,cloudwatch').split(',').filter(Boolean));
+/**
+ * Diagnosis: SOAK_SNAPSHOTS=1 (or a directory) writes a V8 heap snapshot at each of SOAK_SNAPSHOT_AT (seconds, comma
+ * list; default two quiet-phase points well after warm-up) into a temporary directory, never the repo; diff them
+ * with `node bench/heap-diff.ts a.heapsnapshot b.heapsnapshot`.
+ */
+const SNAPSHOTS = process.env.SOAK_SNAPSHOTS;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const maybeGc = (globalThis as { gc?: () => void }).gc;
 if (maybeGc === undefined) throw new Error('run with --expose-gc (npm run bench:soak)');
@@ -157,34 +183,36 @@ async function main(): Promise<void> {
     stopScrape = scrapeLoop(prom.url!);
   }
 
-  const otlpFaults: ReceiverMode[] = [
-    { kind: 'status', status: 503, retryAfter: '2' },
-    { kind: 'hang' },
-    { kind: 'close' },
-    { kind: 'status', status: 500 },
-  ];
   const samples: MemorySample[] = [];
-  const resident: Array<ReturnType<typeof residentNow>> = [];
+  const resident = new ResidentLog(Math.ceil(((MINUTES * 60 + 10) * 1000) / RESIDENT_MS));
   const load1: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const started = Date.now();
   const totalS = MINUTES * 60;
   let faults = 0;
   // RSS hardly drops at a gc() (V8 and malloc give pages back later, if at all), so these readings need none.
-  const readResident = setInterval(() => resident.push(residentNow((Date.now() - started) / 1000)), RESIDENT_MS);
+  const snapshotDir = SNAPSHOTS === undefined || SNAPSHOTS === '' ? undefined : SNAPSHOTS === '1' ? mkdtempSync(join(tmpdir(), 'soak-snapshots-')) : SNAPSHOTS;
+  const snapshotAt = new Set(
+    (process.env.SOAK_SNAPSHOT_AT ?? `${WARMUP_S + FAULT_EVERY_S + 30},${totalS - 90}`).split(',').map(Number),
+  );
+  const readResident = setInterval(() => resident.read((Date.now() - started) / 1000), RESIDENT_MS);
   for (let s = 1; s <= totalS; s++) {
     await sleep(started + s * 1000 - Date.now());
     if (s === WARMUP_S) loop.enable();
     const inCycle = s % FAULT_EVERY_S;
     const faultWindow = s < totalS - 60 && inCycle >= FAULT_EVERY_S - FAULT_S;
     if (faultWindow && inCycle === FAULT_EVERY_S - FAULT_S) {
-      const kind = faults % (otlpFaults.length + 1);
-      await backends.call({ op: 'fault', otlp: kind === otlpFaults.length ? 'refuse' : otlpFaults[kind] });
+      const otlp = OTLP_FAULTS[faults % OTLP_FAULTS.length];
+      await backends.call({ op: 'fault', otlp });
       faults++;
-      log(`${s}s fault #${faults}: otlp ${kind === otlpFaults.length ? 'refuse' : JSON.stringify(otlpFaults[kind])}, emf agent drops, cloudwatch throttles`);
+      log(`${s}s fault #${faults}: otlp ${JSON.stringify(otlp)}, emf agent drops, cloudwatch throttles`);
     }
     if (!faultWindow && inCycle === 0 && faults > 0) {
       await backends.call({ op: 'recover' });
+    }
+    if (snapshotDir !== undefined && snapshotAt.has(s)) {
+      mkdirSync(snapshotDir, { recursive: true });
+      log(`${s}s heap snapshot ${writeHeapSnapshot(join(snapshotDir, `soak-${s}s.heapsnapshot`))}`);
     }
     if (s % SAMPLE_S === 0) {
       gc();
@@ -234,15 +262,18 @@ async function main(): Promise<void> {
   const schedule: CycleSchedule = { everyS: FAULT_EVERY_S, quietFromS: 20, quietToS: FAULT_EVERY_S - FAULT_S, warmupS: WARMUP_S, endS: totalS };
   const TARGET_PCT = 5;
   const floors = {
-    rss: floorGrowth(resident.map((x) => ({ s: x.s, v: x.rssMB })), schedule, TARGET_PCT),
-    rssAnon: floorGrowth(resident.map((x) => ({ s: x.s, v: x.rssAnonMB })), schedule, TARGET_PCT),
+    rss: floorGrowth(resident.points('rssMB'), schedule, TARGET_PCT),
+    rssAnon: floorGrowth(resident.points('rssAnonMB'), schedule, TARGET_PCT),
     heapUsed: floorGrowth(samples.map((x) => ({ s: x.s, v: x.heapUsedMB })), schedule, TARGET_PCT),
     // Attribution, not the target: what live objects hold (JS heap after GC + ArrayBuffers). RSS growing while this
     // stays flat is memory V8 or malloc keep after it was freed, not memory the SDK holds.
     live: floorGrowth(samples.map((x) => ({ s: x.s, v: x.heapUsedMB + x.arrayBuffersMB })), schedule, TARGET_PCT),
+    // Attribution of the heap: the program's objects vs the JIT's code and bytecode (bench/soak-memory.ts).
+    heapData: floorGrowth(samples.map((x) => ({ s: x.s, v: x.heapDataMB })), schedule, TARGET_PCT),
+    code: floorGrowth(samples.map((x) => ({ s: x.s, v: x.codeAndMetadataMB + x.bytecodeAndMetadataMB })), schedule, TARGET_PCT),
   };
   // What each cycle's RSS is made of, from the after-GC samples in its quiet phase (floor of each part).
-  const parts = ['rssAnonMB', 'rssFileMB', 'heapUsedMB', 'heapTotalMB', 'newSpaceMB', 'codeSpaceMB', 'arrayBuffersMB', 'mallocArenasMB', 'mainArenaMB', 'unattributedMB', 'activeResources'] as const;
+  const parts = ['rssAnonMB', 'rssFileMB', 'heapUsedMB', 'heapDataMB', 'codeAndMetadataMB', 'bytecodeAndMetadataMB', 'heapTotalMB', 'newSpaceMB', 'codeSpaceMB', 'arrayBuffersMB', 'mallocArenasMB', 'mainArenaMB', 'unattributedMB', 'activeResources'] as const;
   const partFloors = parts.map((k) => cycleFloors(samples.map((x) => ({ s: x.s, v: x[k] })), schedule));
   const cycles = partFloors[0].map((c, i) => ({ cycle: c.cycle, ...Object.fromEntries(parts.map((k, j) => [k, partFloors[j][i]?.floor])) }));
   const loads = load1.slice().sort((a, b) => a - b);
@@ -267,6 +298,9 @@ async function main(): Promise<void> {
     rssAnonGrowthCi95Pct: floors.rssAnon.ci95Pct,
     liveGrowthPct: floors.live.growthPct,
     liveGrowthCi95Pct: floors.live.ci95Pct,
+    heapDataGrowthPct: floors.heapData.growthPct,
+    heapDataGrowthCi95Pct: floors.heapData.ci95Pct,
+    codeGrowthMB: Math.round((floors.code.floors.at(-1)!.floor - floors.code.floors[0].floor) * 10) / 10,
     // Allocator settings from the environment, when a run sets them (glibc tunables or a preloaded allocator).
     allocator: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'LD_PRELOAD' || k === 'GLIBC_TUNABLES')),
     floors,
@@ -289,7 +323,8 @@ async function main(): Promise<void> {
     memory: samples,
   };
   await backends.call({ op: 'close' });
-  const file = join(HERE, 'results', 'soak.json');
+  // soak.json is the default 10-minute run; longer runs keep their own file (soak-30min.json); SOAK_OUT for diagnosis.
+  const file = process.env.SOAK_OUT ?? join(HERE, 'results', MINUTES === 10 ? 'soak.json' : `soak-${MINUTES}min.json`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const { memory: _memory, floors: _floors, ...summary } = result;
