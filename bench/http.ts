@@ -141,6 +141,22 @@ function document(id: string): unknown {
   return { user: { id, name: 'Ada Lovelace', email: 'ada@example.com' }, items, total: Math.round(total * 100) / 100, currency: 'EUR' };
 }
 
+
+// BENCH_INTERVAL_MS: bench:http:instructions runs with long windows (see there); users run 1 s ones.
+const benchIntervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
+
+/** The middleware and the plugin, as users add them, for the setups that load scalesignal. */
+function scalesignalInstrumentation(lib: typeof import('../src/index.js'), metrics: import('../src/index.js').Metrics) {
+  return {
+    instrumentExpress: (app: import('express').Express) => {
+      app.use(lib.expressMetrics(metrics));
+    },
+    instrumentFastify: async (app: import('fastify').FastifyInstance) => {
+      await app.register(lib.fastifyMetrics, { metrics });
+    },
+  };
+}
+
 async function serve(framework: Framework, setup: Setup, handler: Handler): Promise<void> {
   let report: () => Promise<number | null> = async () => null;
   /** First-time work before measuring; the setup's report by default. */
@@ -176,15 +192,8 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
     if (bundle === undefined || bundle === '') throw new Error('setup "before" needs --base <git ref>');
     const lib = (await import(pathToFileURL(bundle).href)) as typeof import('../src/index.js');
     const prometheus = lib.prometheusSink({ port: 0, host: '127.0.0.1' });
-    // BENCH_INTERVAL_MS: bench:http:instructions runs with long windows (see there); users run 1 s ones.
-    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
-    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs });
-    instrumentExpress = (app) => {
-      app.use(lib.expressMetrics(metrics));
-    };
-    instrumentFastify = async (app) => {
-      await app.register(lib.fastifyMetrics, { metrics });
-    };
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs: benchIntervalMs });
+    ({ instrumentExpress, instrumentFastify } = scalesignalInstrumentation(lib, metrics));
     report = async () => {
       await metrics.flush();
       await prometheus.ready;
@@ -200,7 +209,6 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
     };
   } else if (setup === 'middleware') {
     const lib = (await import(pathToFileURL(process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal())).href)) as typeof import('../src/index.js');
-    const intervalMs = process.env.BENCH_INTERVAL_MS ? Number(process.env.BENCH_INTERVAL_MS) : undefined;
     let counted = 0;
     const sink: import('../src/core/sink.js').Sink = {
       name: 'count',
@@ -208,13 +216,8 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
         for (const window of batch) for (const series of window.series) if (series.name === 'http.server.requests') counted += series.sum;
       },
     };
-    const metrics = lib.createMetrics({ service: 'bench', sinks: [sink], intervalMs });
-    instrumentExpress = (app) => {
-      app.use(lib.expressMetrics(metrics));
-    };
-    instrumentFastify = async (app) => {
-      await app.register(lib.fastifyMetrics, { metrics });
-    };
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [sink], intervalMs: benchIntervalMs });
+    ({ instrumentExpress, instrumentFastify } = scalesignalInstrumentation(lib, metrics));
     report = async () => {
       await metrics.flush();
       return counted;

@@ -9,7 +9,10 @@ export interface EmfAgentListener {
   readonly port: number;
   /** Every line received, in order, with its arrival (epoch ms). */
   readonly lines: Array<{ at: number; text: string }>;
+  /** Goes away abruptly: whatever the kernel holds unread is lost (the README's documented limit of the protocol). */
   stop(): Promise<void>;
+  /** Goes away after reading what the kernel already accepted, as an agent that shuts down cleanly does. */
+  stopAfterReading(): Promise<void>;
 }
 
 export async function startEmfAgentListener(): Promise<EmfAgentListener> {
@@ -37,6 +40,13 @@ export async function startEmfAgentListener(): Promise<EmfAgentListener> {
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    async stopAfterReading() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Loopback bytes are in this side's buffer once written: two poll phases read them, then the connections go.
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
     },
   };
 }

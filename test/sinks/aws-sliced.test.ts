@@ -22,6 +22,7 @@ import { loopbackSinkOptions, startCloudWatchServer, type CloudWatchServer } fro
 import { startEmfAgentListener, type EmfAgentListener } from '../helpers/emf-agent-listener.js';
 import { emfMetrics, validateEmf, type EmfDocument } from '../helpers/emf-validator.js';
 import { series, window } from '../helpers/windows.js';
+import { receipt } from '../helpers/receipt.js';
 
 const ROUTES = 1000;
 const VALUES = 300;
@@ -124,18 +125,6 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/** Counts each outcome a sink reports per window; a window reported twice fails the test. */
-function receipt() {
-  const outcomes = new Map<number, string>();
-  return {
-    outcomes,
-    settled(timestamp: number, outcome: string) {
-      expect(outcomes.has(timestamp), `window ${timestamp} settled twice`).toBe(false);
-      outcomes.set(timestamp, outcome);
-    },
-  };
 }
 
 const docsByTimestamp = (docs: readonly EmfDocument[]) => {

@@ -18,6 +18,7 @@ import { cloudWatchSink, type CloudWatchClock, type CloudWatchSinkOptions } from
 import { turnsWaiting } from '../../src/core/turns.js';
 import { loopbackSinkOptions, startCloudWatchServer, type CloudWatchServer, type CloudWatchServerOptions, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
 import { series, window } from '../helpers/windows.js';
+import { receipt } from '../helpers/receipt.js';
 
 // Captured before any test fakes the globals.
 const realSetTimeout = globalThis.setTimeout;
@@ -67,15 +68,16 @@ function counterWindow(start: number): Window {
 
 const thisSecond = () => Math.floor(Date.now() / 1000) * 1000;
 
-function receipt() {
-  const outcomes = new Map<number, string>();
-  return {
-    outcomes,
-    settled(timestamp: number, outcome: string) {
-      expect(outcomes.has(timestamp), `window ${timestamp} settled twice`).toBe(false);
-      outcomes.set(timestamp, outcome);
-    },
-  };
+/** Two windows, 3 s and 2 s old, each exported and flushed before the next. */
+async function exportOneByOne(sink: ReturnType<typeof cloudWatchSink>, r: ReturnType<typeof receipt>): Promise<Window[]> {
+  const sent: Window[] = [];
+  for (const age of [3000, 2000]) {
+    const w = counterWindow(thisSecond() - age);
+    sent.push(w);
+    sink.export([w], r);
+    await sink.flush(10_000);
+  }
+  return sent;
 }
 
 /** Each stored datum once: route and timestamp identify it. */
@@ -144,12 +146,7 @@ describe('PutMetricData timeouts through the SDK', () => {
     const { logger } = logs();
     const sink = sinkTo({ ...loopbackSinkOptions(cw.url), logger });
     const r = receipt();
-    const first = counterWindow(thisSecond() - 3000);
-    sink.export([first], r);
-    await sink.flush(10_000);
-    const second = counterWindow(thisSecond() - 2000);
-    sink.export([second], r);
-    await sink.flush(10_000);
+    const [first, second] = await exportOneByOne(sink, r);
     // Time for a resend, were there one: the pacing period is 1 s for a pod of one.
     await new Promise((res) => setTimeout(res, 2500));
 
@@ -200,12 +197,7 @@ describe('the sliced body and the SDK body it replaces', () => {
     const { logger, warnings } = logs();
     const sink = sinkTo({ client: c, logger });
     const r = receipt();
-    const first = counterWindow(thisSecond() - 3000);
-    sink.export([first], r);
-    await sink.flush(10_000);
-    const second = counterWindow(thisSecond() - 2000);
-    sink.export([second], r);
-    await sink.flush(10_000);
+    await exportOneByOne(sink, r);
 
     expect([...r.outcomes.values()]).toEqual(['sent', 'sent']);
     expect(cw.requests).toHaveLength(2);
