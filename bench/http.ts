@@ -12,6 +12,7 @@
  *                   counts): the middleware's per-request cost apart from what the sink's HTTP server and gzip
  *                   scrapes do to the process (see "Priming")
  *   noop            (--setups noop) a middleware / onRequest hook doing nothing: what one more layer costs
+ *   no-eventloop    (--setups no-eventloop) scalesignal with `eventLoop: false`: the event-loop sampler's share
  *   prom-bundle     (--setups prom-bundle) express-prom-bundle (method + path labels)          [Express]
  *   fastify-metrics (--setups fastify-metrics) fastify-metrics with its defaults               [Fastify]
  *   otel            (--setups otel) @opentelemetry/instrumentation-http, metrics only, sdk-metrics MeterProvider
@@ -73,7 +74,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export type Framework = 'express' | 'fastify';
-export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop';
+export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop' | 'no-eventloop';
 export type Handler = 'hello' | 'realistic';
 export type ZlibMode = 'used' | 'untouched';
 
@@ -187,12 +188,13 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
       }
       return count;
     };
-  } else if (setup === 'scalesignal' || setup === 'before') {
+  } else if (setup === 'scalesignal' || setup === 'before' || setup === 'no-eventloop') {
     const bundle = setup === 'before' ? process.env.SCALESIGNAL_BASE_BUNDLE : (process.env.SCALESIGNAL_BUNDLE ?? (await bundleScalesignal()));
     if (bundle === undefined || bundle === '') throw new Error('setup "before" needs --base <git ref>');
     const lib = (await import(pathToFileURL(bundle).href)) as typeof import('../src/index.js');
     const prometheus = lib.prometheusSink({ port: 0, host: '127.0.0.1' });
-    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs: benchIntervalMs });
+    const eventLoop = setup === 'no-eventloop' ? { eventLoop: false as const } : {};
+    const metrics = lib.createMetrics({ service: 'bench', sinks: [prometheus], intervalMs: benchIntervalMs, ...eventLoop });
     ({ instrumentExpress, instrumentFastify } = scalesignalInstrumentation(lib, metrics));
     report = async () => {
       await metrics.flush();

@@ -11,7 +11,11 @@ for (const file of report.testResults ?? []) {
   }
 }
 const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// A file that failed with no failed test (an import error, a hook that threw) counts once.
+const brokenFiles = (report.testResults ?? []).filter(
+  (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+).length;
+const failed = (report.numFailedTests ?? 0) + brokenFiles;
 for (const name of skipped) console.error(`skipped: ${name}`);
 if (skipped.length > 0) console.error('A suite was skipped: every e2e suite must run (see scripts/provision-e2e.sh).');
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped.length} skipped`);

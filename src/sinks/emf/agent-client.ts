@@ -2,11 +2,12 @@
  * Newline-delimited EMF documents to the CloudWatch agent's EMF listener (`tcp://host:25888`, `udp://host:25888`).
  *
  * The agent protocol has no acknowledgement. Over TCP a document is `written` once the kernel has it; it counts
- * as sent when the agent has not closed the connection within `graceMs` of that write: an agent that accepts
- * and closes (or resets) right away is caught, its documents counted failed and not sent again, since they may
- * have been read. The limit: an agent that holds bytes in its socket buffer without reading them and later
- * dies loses them after they were counted sent; nothing on the wire can tell. UDP is fire-and-forget: a
- * datagram handed to the kernel counts as sent.
+ * as sent when the agent has not closed the connection within `graceMs` of that write, as seen by a poll of the
+ * socket that began after the grace period (the delivery loop asks): an agent that accepts and closes (or resets)
+ * right away is caught, its documents counted failed and not sent again, since they may have been read. The
+ * limit: an agent that holds bytes in its socket buffer without reading them and later dies loses them after
+ * they were counted sent; nothing on the wire can tell. UDP is fire-and-forget: a datagram handed to the kernel
+ * counts as sent.
  *
  * Sockets are unref'd while idle (they never keep a process alive) and ref'd while a write is pending (so a final
  * flush at shutdown completes). An unhandled socket 'error' would crash the process: a listener is always attached.
@@ -52,8 +53,8 @@ class TcpWriter implements DocumentWriter {
   readonly graceMs = PEER_CLOSE_GRACE_MS;
   private socket: Socket | undefined;
   private connection = 0;
-  /** performance.now() at which the peer closed each recent connection. */
-  private readonly peerClosedAt = new Map<number, number>();
+  /** Recent connections the peer closed. */
+  private readonly peerClosed = new Set<number>();
 
   constructor(
     private readonly host: string,
@@ -92,11 +93,10 @@ class TcpWriter implements DocumentWriter {
     return true;
   }
 
-  confirm(written: Written, now: number): 'sent' | 'failed' | 'wait' {
-    const at = written.at ?? 0;
-    const closed = written.connection === undefined ? undefined : this.peerClosedAt.get(written.connection);
-    if (closed !== undefined && closed - at < this.graceMs) return 'failed';
-    return now - at >= this.graceMs ? 'sent' : 'wait';
+  confirm(written: Written, observedThrough: number): 'sent' | 'failed' | 'wait' {
+    // A close seen before the verdict may have come within the grace period: a busy loop reads it late.
+    if (written.connection !== undefined && this.peerClosed.has(written.connection)) return 'failed';
+    return observedThrough - (written.at ?? 0) >= this.graceMs ? 'sent' : 'wait';
   }
 
   close(): void {
@@ -109,11 +109,11 @@ class TcpWriter implements DocumentWriter {
     if (current !== undefined && !current.destroyed && current.writable) return current;
     const connection = ++this.connection;
     // Only recent connections can still have documents waiting for confirmation.
-    for (const id of this.peerClosedAt.keys()) if (id < connection - 16) this.peerClosedAt.delete(id);
+    for (const id of this.peerClosed) if (id < connection - 16) this.peerClosed.delete(id);
     const socket = connect({ host: this.host, port: this.port });
     let connected = false;
-    const peerClosed = (): void => {
-      if (connected && !this.peerClosedAt.has(connection)) this.peerClosedAt.set(connection, performance.now());
+    const onPeerClosed = (): void => {
+      if (connected) this.peerClosed.add(connection);
       socket.destroy();
     };
     socket.setNoDelay(true);
@@ -122,11 +122,11 @@ class TcpWriter implements DocumentWriter {
       connected = true;
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== undefined && PEER_GONE.has(error.code)) peerClosed();
+      if (error.code !== undefined && PEER_GONE.has(error.code)) onPeerClosed();
       else socket.destroy();
     });
     socket.on('data', () => {}); // the agent sends nothing meaningful; reading is how its FIN reaches us
-    socket.on('end', peerClosed);
+    socket.on('end', onPeerClosed);
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
     });

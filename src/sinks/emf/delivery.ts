@@ -57,7 +57,9 @@ const SLICE_MS = 1;
 export class EmfDelivery {
   readonly counts: DeliveryCounts = { documentsSent: 0, documentsFailed: 0, documentsRetried: 0, writesTimedOut: 0 };
   private readonly backlog: Backlog;
-  private readonly unconfirmed: Array<{ entry: Entry; written: Written }> = [];
+  private readonly unconfirmed: Array<{ entry: Entry; written: Written; verdict?: 'sent' | 'failed' }> = [];
+  /** The poll that gives written documents their verdicts, while one is on its way. */
+  private observing: Promise<void> | undefined;
   private readonly random: () => number;
   private readonly sliceMs: number;
   private readonly reporter: RateLimitedReporter;
@@ -156,6 +158,7 @@ export class EmfDelivery {
     }
     this.stopped = true;
     this.wake?.();
+    this.confirm(); // verdicts already given stand
     for (const { entry } of this.unconfirmed.splice(0)) this.fail(entry);
     for (const entry of this.backlog.clear()) this.finish(entry, entry.touched ? 'failed' : 'dropped');
     this.o.writer.close();
@@ -183,7 +186,9 @@ export class EmfDelivery {
           if (this.unconfirmed.length === 0) break;
           if (this.buildAhead()) continue;
           this.park();
-          await this.sleep(this.untilConfirmable());
+          const wait = this.untilConfirmable();
+          if (wait > 0 && Number.isFinite(wait)) await this.sleep(Math.ceil(wait));
+          else await this.observe();
           sliceStart = performance.now();
           continue;
         }
@@ -311,14 +316,14 @@ export class EmfDelivery {
     }
   }
 
-  /** Settles written documents whose grace period has passed (or whose peer closed on them). */
+  /** Settles written documents that have a verdict, or whose peer closed on them. */
   private confirm(): void {
     const confirm = this.o.writer.confirm;
     if (this.unconfirmed.length === 0 || confirm === undefined) return;
-    const now = performance.now();
     let keep = 0;
     for (const item of this.unconfirmed) {
-      const verdict = confirm.call(this.o.writer, item.written, now);
+      // Only observe() says `sent`; a close seen at any time before that fails the document.
+      const verdict = item.verdict ?? confirm.call(this.o.writer, item.written, -Infinity);
       if (verdict === 'wait') {
         this.unconfirmed[keep++] = item;
         continue;
@@ -334,12 +339,45 @@ export class EmfDelivery {
       }
     }
     this.unconfirmed.length = keep;
+    // While the loop is busy writing, verdicts still come in the background.
+    if (keep > 0 && this.untilConfirmable() <= 0) void this.observe();
   }
 
+  /**
+   * Gives verdicts to written documents whose grace period has ended, in the check phase after a poll phase that
+   * began after that: a close the kernel already had, which a busy or blocked event loop had not read yet, is
+   * seen first (a timer that fires late runs before the poll that would have read it). Two immediates: one
+   * scheduled from a poll callback can run before any new poll.
+   */
+  private observe(): Promise<void> {
+    if (this.observing !== undefined) return this.observing;
+    const through = performance.now();
+    this.observing = new Promise<void>((resolve) => {
+      setImmediate(() =>
+        setImmediate(() => {
+          this.observing = undefined;
+          const confirm = this.o.writer.confirm;
+          if (confirm !== undefined) {
+            for (const item of this.unconfirmed) {
+              if (item.verdict !== undefined) continue;
+              const verdict = confirm.call(this.o.writer, item.written, through);
+              if (verdict !== 'wait') item.verdict = verdict;
+            }
+          }
+          resolve();
+          // A loop sleeping through a backoff settles them now.
+          this.wake?.();
+        }),
+      );
+    });
+    return this.observing;
+  }
+
+  /** ms until the first written document without a verdict has had its grace period; <= 0: observe now. */
   private untilConfirmable(): number {
     const grace = this.o.writer.graceMs ?? 0;
-    const first = this.unconfirmed[0]?.written.at ?? 0;
-    return Math.max(1, first + grace - performance.now() + 1);
+    for (const item of this.unconfirmed) if (item.verdict === undefined) return (item.written.at ?? 0) + grace - performance.now();
+    return Infinity;
   }
 
   private fail(entry: Entry): void {

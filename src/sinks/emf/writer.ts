@@ -26,8 +26,11 @@ export interface DocumentWriter {
    * flight and nothing else is written until it settles.
    */
   abandon(): boolean;
-  /** For `written` documents: `sent`, `failed` (the peer closed within the grace period) or `wait`. */
-  confirm?(written: Written, now: number): 'sent' | 'failed' | 'wait';
+  /**
+   * For `written` documents: `sent`, `failed` (the peer closed on it) or `wait`. `observedThrough`
+   * (performance.now() time): every close that reached this host before it has been read from the socket.
+   */
+  confirm?(written: Written, observedThrough: number): 'sent' | 'failed' | 'wait';
   /** How long after its write a `written` document can be confirmed, ms. */
   readonly graceMs?: number;
   close(): void;

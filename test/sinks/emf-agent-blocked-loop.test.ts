@@ -1,0 +1,124 @@
+/**
+ * The EMF agent protocol has no acknowledgement: a document written over TCP counts as sent when the agent has
+ * not closed the connection within the grace period. A blocked event loop is where that verdict could lie: the
+ * close reaches the kernel while the loop is busy, and the first thing the loop runs afterwards (a timer, or the
+ * rest of the delivery loop) must not call the document sent before a poll of the socket has read that close.
+ * The agent runs in a worker thread (its own event loop) so it can close while this thread's loop is blocked;
+ * the host's loop is blocked for 300 ms right after the write completes.
+ */
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WindowLedger } from '../../src/sinks/aws/ledger.js';
+import { agentWriter, parseAgentEndpoint, PEER_CLOSE_GRACE_MS } from '../../src/sinks/emf/agent-client.js';
+import { EmfDelivery } from '../../src/sinks/emf/delivery.js';
+import type { DocumentWriter } from '../../src/sinks/emf/writer.js';
+import { series, window } from '../helpers/windows.js';
+
+const AGENT = `
+const { createServer } = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const server = createServer((socket) => {
+  socket.on('data', (chunk) => {
+    parentPort.postMessage({ received: chunk.toString('utf8'), at: performance.timeOrigin + performance.now() });
+    if (workerData.closeOnData) socket.destroy();
+  });
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', () => server.close(() => process.exit(0)));
+`;
+
+interface Agent {
+  port: number;
+  received: Array<{ text: string; at: number }>;
+  stop(): Promise<void>;
+}
+
+const agents: Worker[] = [];
+afterEach(async () => {
+  for (const worker of agents.splice(0)) await worker.terminate();
+});
+
+async function startAgent(closeOnData: boolean): Promise<Agent> {
+  const worker = new Worker(AGENT, { eval: true, workerData: { closeOnData } });
+  agents.push(worker);
+  const received: Agent['received'] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('message', (message: { port?: number; received?: string; at?: number }) => {
+      if (message.port !== undefined) resolve(message.port);
+      else received.push({ text: message.received!, at: message.at! });
+    });
+  });
+  return { port, received, stop: async () => void (await worker.terminate()) };
+}
+
+async function received(agent: Agent): Promise<Agent['received']> {
+  const deadline = Date.now() + 3000;
+  while (agent.received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  return agent.received;
+}
+
+const spin = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+};
+
+/** The real TCP writer, with the host's loop blocked for `blockMs` right after every completed write. */
+function blockingAfterWrite(port: number, blockMs: number): { writer: DocumentWriter; writtenAt: number[] } {
+  const tcp = agentWriter(parseAgentEndpoint(`tcp://127.0.0.1:${port}`));
+  const writtenAt: number[] = [];
+  const writer: DocumentWriter = {
+    graceMs: tcp.graceMs,
+    async write(document) {
+      const written = await tcp.write(document);
+      writtenAt.push(performance.timeOrigin + performance.now());
+      spin(blockMs);
+      return written;
+    },
+    abandon: () => tcp.abandon(),
+    confirm: (written, observedThrough) => tcp.confirm!(written, observedThrough),
+    close: () => tcp.close(),
+  };
+  return { writer, writtenAt };
+}
+
+async function deliverOne(writer: DocumentWriter): Promise<WindowLedger['counts']> {
+  const ledger = new WindowLedger();
+  const delivery = new EmfDelivery({
+    name: 'emf',
+    writer,
+    // eslint-disable-next-line require-yield
+    build: function* () {
+      return ['{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]},"work":1}'];
+    },
+    ledger,
+    timeoutMs: 2000,
+    maxBacklog: 10,
+    maxBacklogBytes: 1 << 20,
+    logger: { warn: () => undefined },
+  });
+  delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+  await delivery.flush(3000);
+  await delivery.shutdown(100);
+  return ledger.counts;
+}
+
+describe('EMF over TCP with the host event loop blocked right after a write', () => {
+  it('an agent that closes within the grace period, while the loop is blocked: the window is failed, not sent', async () => {
+    const agent = await startAgent(true);
+    const { writer, writtenAt } = blockingAfterWrite(agent.port, 300);
+    const counts = await deliverOne(writer);
+    // The scenario happened: the agent got the document and closed within the grace period of the write.
+    expect(await received(agent)).toHaveLength(1);
+    expect(agent.received[0].at - writtenAt[0]).toBeLessThan(PEER_CLOSE_GRACE_MS);
+    expect(counts).toMatchObject({ accepted: 1, sent: 0, failed: 1, dropped: 0 });
+  });
+
+  it('an agent that keeps the connection: the same blocked loop still counts the window sent, once', async () => {
+    const agent = await startAgent(false);
+    const { writer } = blockingAfterWrite(agent.port, 300);
+    const counts = await deliverOne(writer);
+    expect((await received(agent)).map((r) => r.text)).toEqual(['{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]},"work":1}\n']);
+    expect(counts).toMatchObject({ accepted: 1, sent: 1, failed: 0, dropped: 0 });
+  });
+});
