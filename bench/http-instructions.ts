@@ -72,7 +72,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { bundleScalesignal, PATH, zlibOption, type Framework, type Handler, type Setup, type ZlibMode } from './http.js';
+import { bundleScalesignal } from './bundle.js';
+import { PATH, zlibOption, type Framework, type Handler, type Setup, type ZlibMode } from './http.js';
 
 /** bare and scalesignal by default; --setups adds bench/http.ts's others (noop, prom-bundle, fastify-metrics, otel). */
 const DEFAULT_SETUPS: readonly Setup[] = ['bare', 'scalesignal'];

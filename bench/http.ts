@@ -28,7 +28,9 @@
  * - a fixed offered load (--rate, default auto): every block sends the same request rate, 60 % of what the round's
  *   bare server answered flat out in its warm-up, so every setup sees the same arrival pattern (at saturation the
  *   requests served per event-loop turn, and with them the CPU per request, follow whichever of the server and
- *   autocannon is slower, and that moves with the machine's load). --rate 0 saturates instead;
+ *   autocannon is slower, and that moves with the machine's load). The requests are paced evenly over every
+ *   millisecond (paced-load.ts), not by autocannon's per-second quota, whose bursts made one process's CPU per
+ *   request vary up to 2x from block to block. --rate 0 saturates instead (autocannon);
  * - fine interleaving: each round runs --blocks short blocks per server (A B C A B C ..., order rotating from round
  *   to round), so the machine's drift lands on every setup alike; CPU is measured over each block only;
  * - pairing and robust statistics: each round gives one ratio per setup, its CPU per request over the round's
@@ -64,7 +66,6 @@
  * Writes bench/results/http-overhead.json; the last line printed is the summary as JSON.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -72,6 +73,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bundleScalesignal } from './bundle.js';
+import { pacedLoad } from './paced-load.js';
 
 export type Framework = 'express' | 'fastify';
 export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop' | 'no-eventloop';
@@ -90,35 +93,6 @@ export const PATH = '/users/42';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-/**
- * Bundles src/ the way tsup publishes it (ESM, node20, no keepNames, dependencies external) into a temp dir;
- * returns the bundle's path. The children import it through SCALESIGNAL_BUNDLE. With `ref`, the src/ of that git
- * commit instead (setup `before`, through SCALESIGNAL_BASE_BUNDLE): before and after measured side by side.
- */
-export async function bundleScalesignal(ref?: string): Promise<string> {
-  const esbuild = await import('esbuild');
-  // Inside the repository, so the bundle's external imports (prom-client...) resolve from its node_modules.
-  await mkdir(join(here, '../.tmp'), { recursive: true });
-  const dir = mkdtempSync(join(here, '../.tmp/bench-'));
-  let root = join(here, '..');
-  if (ref !== undefined) {
-    root = join(dir, 'base');
-    await mkdir(root);
-    execFileSync('sh', ['-c', `git -C "${join(here, '..')}" archive "${ref}" src | tar -x -C "${root}"`]);
-  }
-  const outfile = join(dir, 'scalesignal.mjs');
-  await esbuild.build({
-    stdin: { contents: "export * from './src/index.ts';", resolveDir: root, loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile,
-    logLevel: 'warning',
-  });
-  return outfile;
-}
 
 // ------------------------------------------------------------------------------------------------------------
 // Child: one server, one setup, one handler.
@@ -354,6 +328,8 @@ interface Run {
   responses: number;
   errors: number;
   non2xx: number;
+  /** Paced load: most requests waiting for a free connection at once. */
+  queuedMax: number;
   /** Requests the setup's own metrics counted (priming and warm-up included); null for bare. */
   recorded: number | null;
   /** Server CPU time (user + system) per response of the measured run, in microseconds. */
@@ -431,6 +407,8 @@ class Tally {
   seconds = 0;
   errors = 0;
   non2xx = 0;
+  /** Paced load: most requests waiting for a free connection at once (0: the server kept up). */
+  queuedMax = 0;
 
   add(ms: number): void {
     if (this.responses === this.latencies.length) {
@@ -453,6 +431,7 @@ class Tally {
       responses: n,
       errors: this.errors,
       non2xx: this.non2xx,
+      queuedMax: this.queuedMax,
     };
   }
 }
@@ -461,7 +440,17 @@ class Tally {
 async function block(server: Server, seconds: number, connections: number, rate: number, tally: Tally): Promise<void> {
   await ask(server.child, 'mark', 'marked');
   const started = performance.now();
-  const options = { url: server.url, connections, duration: seconds, ...(rate > 0 ? { overallRate: rate } : {}) };
+  if (rate > 0) {
+    const result = await pacedLoad({ url: server.url, rate, seconds, connections, onResponse: (ms) => tally.add(ms) });
+    tally.seconds += (performance.now() - started) / 1000;
+    const sampled = await ask<{ cpuMicros: number }>(server.child, 'sample', 'sampled');
+    tally.cpuMicros += sampled?.cpuMicros ?? NaN;
+    tally.errors += result.errors;
+    tally.non2xx += result.non2xx;
+    tally.queuedMax = Math.max(tally.queuedMax, result.queuedMax);
+    return;
+  }
+  const options = { url: server.url, connections, duration: seconds };
   // Without a callback autocannon returns its event emitter, which is also a promise of the result.
   const instance = autocannon(options as import('autocannon').Options) as unknown as import('autocannon').Instance & PromiseLike<import('autocannon').Result>;
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
@@ -607,7 +596,7 @@ async function main(): Promise<void> {
           const run: Run = { framework, handler, setup, round, ...tallies[i].result(), recorded: recorded[`${framework}/${handler}/${setup}`] };
           runs.push(run);
           console.error(
-            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${handler.padEnd(9)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${run.p99Ms.toFixed(2)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(2)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx}`,
+            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${handler.padEnd(9)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${run.p99Ms.toFixed(2)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(2)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx} queued ${run.queuedMax}`,
           );
         }
       }

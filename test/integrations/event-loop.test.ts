@@ -67,6 +67,57 @@ describe('event-loop gauges', () => {
     }
   });
 
+  it('measure a stall that begins in a calm stretch (the sampler at its longest period) at its full length', async () => {
+    const windows: Window[] = [];
+    const metrics = createMetrics({ intervalMs: 500, logger: { warn() {} }, sinks: [{ name: 'collect', export: (batch) => void windows.push(...batch) }] });
+    const nextWindow = async () => {
+      const seen = windows.length;
+      while (windows.length === seen) await new Promise((resolve) => setTimeout(resolve, 5));
+      return windows[windows.length - 1];
+    };
+    try {
+      const stalls: number[] = [];
+      for (const offset of [3, 13, 23, 33]) {
+        await nextWindow();
+        // Calm for 300 ms (the period has backed off to 40 ms), then a 120 ms stall at an offset across that period,
+        // over by 460 ms: inside this window, which the next seal reports.
+        await new Promise((resolve) => setTimeout(resolve, 300 + offset));
+        busyWait(120);
+        stalls.push(value(await nextWindow(), 'nodejs.eventloop.delay.max'));
+      }
+      // Measured from the due time alone a stall could read as short as 90 ms; from the loop's busy time, ~120.
+      for (const measured of stalls) {
+        expect(measured).toBeGreaterThanOrEqual(110);
+        expect(measured).toBeLessThan(200);
+      }
+    } finally {
+      await metrics.shutdown();
+    }
+  });
+
+  it('do not count steady background work as stall: short stalls amid traffic read as short', async () => {
+    const windows: Window[] = [];
+    const metrics = createMetrics({ intervalMs: 500, logger: { warn() {} }, sinks: [{ name: 'collect', export: (batch) => void windows.push(...batch) }] });
+    // Traffic: the loop busy ~0.5 ms of every millisecond or two, each turn short enough to keep the sampler calm;
+    // and a 6 ms stall every 100 ms.
+    const traffic = setInterval(() => busyWait(0.5), 1);
+    const stalls = setInterval(() => busyWait(6), 100);
+    try {
+      const seen = windows.length;
+      while (windows.length < seen + 3) await new Promise((resolve) => setTimeout(resolve, 20));
+      const maxima = windows.slice(seen + 1).map((w) => value(w, 'nodejs.eventloop.delay.max'));
+      // A 10 ms sampler reads ~6 ms; counting the traffic's busy time as stall would read ~20 ms or more.
+      for (const max of maxima) {
+        expect(max).toBeGreaterThanOrEqual(4);
+        expect(max).toBeLessThan(16);
+      }
+    } finally {
+      clearInterval(traffic);
+      clearInterval(stalls);
+      await metrics.shutdown();
+    }
+  });
+
   it('are on by default and absent with eventLoop: false', async () => {
     const seen = (eventLoop: boolean | undefined) => {
       const windows: Window[] = [];
