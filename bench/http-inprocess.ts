@@ -26,19 +26,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleScalesignal } from './bundle.js';
 import { pacedLoad } from './paced-load.js';
+import { document } from './realistic-document.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 type Framework = 'fastify' | 'express';
 type Handler = 'hello' | 'realistic';
 type Compare = 'apps' | 'sampler';
 const PATH = '/users/42';
-
-/** The same ~2 KB document bench:http's realistic handler answers. */
-function document(id: string): unknown {
-  const items = Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${1000 + i}`, name: `Item number ${i}`, quantity: (i % 3) + 1, price: Math.round((9.99 + i * 1.5) * 100) / 100 }));
-  const total = items.reduce((sum, item) => sum + item.price * item.quantity, 0);
-  return { user: { id, name: 'Ada Lovelace', email: 'ada@example.com' }, items, total: Math.round(total * 100) / 100, currency: 'EUR' };
-}
 
 async function serve(framework: Framework, handler: Handler, compare: Compare): Promise<void> {
   const lib = (await import(pathToFileURL(process.env.SCALESIGNAL_BUNDLE!).href)) as typeof import('../src/index.js');

@@ -75,6 +75,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleScalesignal } from './bundle.js';
 import { pacedLoad } from './paced-load.js';
+import { document } from './realistic-document.js';
 
 export type Framework = 'express' | 'fastify';
 export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop' | 'no-eventloop';
@@ -98,23 +99,6 @@ const require = createRequire(import.meta.url);
 // Child: one server, one setup, one handler.
 // ------------------------------------------------------------------------------------------------------------
 
-/** The realistic handler's answer: ~2 KB of JSON built per request. */
-const CATALOGUE = Array.from({ length: 20 }, (_, i) => ({
-  sku: `SKU-${1000 + i}`,
-  name: `Catalogue item number ${i}`,
-  price: Math.round((9.99 + i * 1.5) * 100) / 100,
-  tags: ['new', 'sale'].slice(0, 1 + (i % 2)),
-}));
-
-function document(id: string): unknown {
-  let total = 0;
-  const items = CATALOGUE.map((item, i) => {
-    const quantity = 1 + ((i + id.length) % 3);
-    total += item.price * quantity;
-    return { ...item, quantity };
-  });
-  return { user: { id, name: 'Ada Lovelace', email: 'ada@example.com' }, items, total: Math.round(total * 100) / 100, currency: 'EUR' };
-}
 
 
 // BENCH_INTERVAL_MS: bench:http:instructions runs with long windows (see there); users run 1 s ones.
