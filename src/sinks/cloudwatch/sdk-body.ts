@@ -155,11 +155,16 @@ export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldT
     },
     TURN_BEFORE_SIGNING,
   );
+  let passed = false;
   stack.add(
     (next) => async (args) => {
       await yieldTurn();
       // The timeout passed during the steps before: nothing was written, and nothing will be.
       gate.signal.throwIfAborted();
+      // A second pass is the SDK retrying a request that may already be stored (a client with maxAttempts > 1):
+      // refused with an error the SDK does not retry and the sink counts as an unknown outcome, never resent.
+      if (passed) throw Object.assign(new Error('PutMetricData request already sent once; not resent'), { name: 'AbortError' });
+      passed = true;
       gate.writing();
       return next(args);
     },
