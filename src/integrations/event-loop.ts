@@ -15,8 +15,7 @@
  * (Firecracker, as on EKS Fargate): a fixed 10 ms timer cost an idle server 11 ms of CPU a second. Under traffic
  * the period stays 10 ms, so no stall of 10 ms or more is missed there. An on-time tick stands for the 10 ms
  * samples it replaces (recorded that many times), so p50 and p99 keep their meaning. A stall that begins in an
- * idle stretch may start before a long period's due time: its length is read from the loop's busy time since the
- * last tick (all of it the stall's, the loop having been idle), at most the lag plus the period's extra 30 ms.
+ * idle stretch is measured from the due time, up to 30 ms short; one shorter than 40 ms may go unseen.
  */
 import { createHistogram, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Metrics } from '../core/api.js';
@@ -47,8 +46,12 @@ export function installEventLoopMetrics(metrics: Metrics): () => void {
 
   /** The loop's busy time since the last tick, ms. */
   const busySince = (now: number, idle: number) => now - lastTick - (idle - lastIdle);
-  /** A stall that ended now, `lag` past the due time: it may have begun up to a period before that. */
-  const stallLength = (lag: number, busy: number) => Math.max(lag, Math.min(busy, lag + period - MIN_PERIOD_MS));
+  /**
+   * A stall that ended now, `lag` past the due time. After an idle period it may have begun up to 30 ms before
+   * the due time, but busy time cannot tell one stall from many short callbacks: the lag (a lower bound) is
+   * recorded, never more (an inflated delay is worse for an autoscaler than one read short).
+   */
+  const stallLength = (lag: number, _busy: number) => lag;
   const arm = () => {
     timer = setTimeout(tick, period);
     timer.unref();

@@ -85,9 +85,9 @@ describe('event-loop gauges', () => {
         busyWait(120);
         stalls.push(value(await nextWindow(), 'nodejs.eventloop.delay.max'));
       }
-      // Measured from the due time alone a stall could read as short as 90 ms; from the loop's busy time, ~120.
+      // Measured from the sampler's due time: never more than the stall, at most 30 ms short.
       for (const measured of stalls) {
-        expect(measured).toBeGreaterThanOrEqual(110);
+        expect(measured).toBeGreaterThanOrEqual(85);
         expect(measured).toBeLessThan(200);
       }
     } finally {
