@@ -26,6 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleScalesignal } from './bundle.js';
 import { pacedLoad } from './paced-load.js';
+import { added, median, pct } from './stats.js';
 import { document } from './realistic-document.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -80,15 +81,6 @@ function ask(child: ChildProcess, message: string): Promise<{ cpuMicros: number 
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
-function bootstrapMedian(xs: number[], draws = 2000): [number, number] {
-  const medians: number[] = [];
-  for (let d = 0; d < draws; d++) medians.push(median(Array.from({ length: xs.length }, () => xs[Math.floor(Math.random() * xs.length)])));
-  medians.sort((a, b) => a - b);
-  return [medians[Math.floor(draws * 0.025)], medians[Math.floor(draws * 0.975)]];
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -138,12 +130,11 @@ async function main(): Promise<void> {
     ratios.push(cpu.on / cpu.off - 1);
   }
   child.kill();
-  const [low, high] = bootstrapMedian(ratios);
-  const added = { median: median(ratios), ci95: [low, high], min: Math.min(...ratios), max: Math.max(...ratios), pairs };
-  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+  const cpuAdded = added(ratios);
+  const [low, high] = cpuAdded.ci95;
   const what = compare === 'apps' ? 'instrumented app vs bare app' : 'event-loop sampler on vs off';
   console.log(
-    `${framework} ${handler} at ${rate} req/s, ${what}: ${pct(added.median)} [${pct(low)}, ${pct(high)}] (${pct(added.min)}..${pct(added.max)}); ` +
+    `${framework} ${handler} at ${rate} req/s, ${what}: ${pct(cpuAdded.median)} [${pct(low)}, ${pct(high)}] (${pct(cpuAdded.min)}..${pct(cpuAdded.max)}); ` +
       `CPU/request ${median(perRequest.on).toFixed(1)} vs ${median(perRequest.off).toFixed(1)} us`,
   );
   const result = {
@@ -153,7 +144,7 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     loadAverage: os.loadavg(),
     config: { compare, framework, handler, rate, pairs, connections },
-    cpuAdded: added,
+    cpuAdded,
     cpuMicrosPerRequest: { on: median(perRequest.on), off: median(perRequest.off) },
     ratios,
   };

@@ -76,6 +76,7 @@ import { parseArgs } from 'node:util';
 import { bundleScalesignal } from './bundle.js';
 import { pacedLoad } from './paced-load.js';
 import { document } from './realistic-document.js';
+import { added, median, pct, round3, type Added } from './stats.js';
 
 export type Framework = 'express' | 'fastify';
 export type Setup = 'bare' | 'control' | 'scalesignal' | 'before' | 'middleware' | 'prom-bundle' | 'fastify-metrics' | 'otel' | 'noop' | 'no-eventloop';
@@ -446,55 +447,6 @@ async function block(server: Server, seconds: number, connections: number, rate:
   tally.non2xx += result.non2xx;
 }
 
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round3 = (v: number) => Math.round(v * 1000) / 1000;
-const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
-
-/** Paired figures of a setup against bare: median over rounds, its 95 % bootstrap interval, min..max. */
-interface Added {
-  median: number;
-  /** 2.5th and 97.5th percentiles of the median over rounds resampled with replacement. */
-  ci95: [number, number];
-  min: number;
-  max: number;
-  rounds: number;
-}
-
-/** Deterministic resampling (mulberry32), so a result file can be recomputed from its runs. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const RESAMPLES = 10_000;
-
-function added(values: number[]): Added {
-  const next = random(0x5ca1e);
-  const medians = new Float64Array(RESAMPLES);
-  const sample = new Array<number>(values.length);
-  for (let r = 0; r < RESAMPLES; r++) {
-    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(next() * values.length)];
-    medians[r] = median(sample);
-  }
-  medians.sort();
-  const at = (q: number) => medians[Math.min(RESAMPLES - 1, Math.floor(q * RESAMPLES))];
-  return {
-    median: round4(median(values)),
-    ci95: [round4(at(0.025)), round4(at(0.975))],
-    min: round4(Math.min(...values)),
-    max: round4(Math.max(...values)),
-    rounds: values.length,
-  };
-}
-const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -33,7 +33,8 @@ const CHILD = `
 const setup = process.argv[2];
 if (setup !== 'bare') {
   const bundle = setup === 'before' ? process.env.SCALESIGNAL_BASE_BUNDLE : process.env.SCALESIGNAL_BUNDLE;
-  const lib = await import(new URL('file://' + bundle).href);
+  const { pathToFileURL } = await import('node:url');
+  const lib = await import(pathToFileURL(bundle).href);
   const metrics = lib.createMetrics({ service: 'idle', sinks: [{ name: 'discard', export() {} }], ...(setup === 'no-eventloop' ? { eventLoop: false } : {}) });
   metrics.counter('work').add(1);
 }

@@ -78,7 +78,7 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   /** Due times of requests waiting for a connection, oldest first. */
   const waiting: number[] = [];
   const idle: Socket[] = [];
-  const sockets: Socket[] = [];
+  const sockets = new Set<Socket>();
   const dueOf = new Map<Socket, number>();
 
   let finish: () => void = () => {};
@@ -96,32 +96,49 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     socket.write(request);
   };
 
-  await Promise.all(
-    Array.from({ length: options.connections }, () =>
-      new Promise<void>((resolve, reject) => {
-        const socket = connect({ host: url.hostname, port: Number(url.port) });
-        socket.setNoDelay(true);
-        const reader = new ResponseReader((status) => {
-          answered++;
-          if (status < 200 || status >= 300) non2xx++;
-          onResponse(performance.now() - (dueOf.get(socket) ?? performance.now()), status);
-          dispatch(socket);
-          settleIfDone();
-        });
-        socket.on('data', (chunk: Buffer) => reader.push(chunk));
-        socket.once('connect', () => {
-          sockets.push(socket);
-          idle.push(socket);
-          resolve();
-        });
-        socket.on('error', (error) => {
-          if (!sockets.includes(socket)) reject(error);
-          else if (dueOf.has(socket)) errors++;
-          settleIfDone();
-        });
-      }),
-    ),
-  );
+  let stopped = false;
+  const pump = () => {
+    while (waiting.length > 0 && idle.length > 0) dispatch(idle.pop()!);
+  };
+  /**
+   * One keep-alive connection. A connection the server closes (keep-alive timeout, a reset) is replaced; a request
+   * in flight on it counts as an error, never resent.
+   */
+  const open = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: url.hostname, port: Number(url.port) });
+      socket.setNoDelay(true);
+      let connected = false;
+      const reader = new ResponseReader((status) => {
+        answered++;
+        if (status < 200 || status >= 300) non2xx++;
+        const due = dueOf.get(socket);
+        dueOf.delete(socket);
+        onResponse(performance.now() - (due ?? performance.now()), status);
+        dispatch(socket);
+        settleIfDone();
+      });
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      socket.once('connect', () => {
+        connected = true;
+        sockets.add(socket);
+        idle.push(socket);
+        pump();
+        resolve();
+      });
+      socket.on('error', (error) => {
+        if (!connected) reject(error);
+      });
+      socket.once('close', () => {
+        sockets.delete(socket);
+        const at = idle.indexOf(socket);
+        if (at >= 0) idle.splice(at, 1);
+        if (dueOf.delete(socket)) errors++;
+        if (connected && !stopped) open().catch(() => {});
+        settleIfDone();
+      });
+    });
+  await Promise.all(Array.from({ length: options.connections }, open));
 
   const start = performance.now();
   const pacer = setInterval(() => {
@@ -131,7 +148,7 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
       waiting.push(start + ((sent + 1) / rate) * 1000);
       sent++;
     }
-    while (waiting.length > 0 && idle.length > 0) dispatch(idle.pop()!);
+    pump();
     queuedMax = Math.max(queuedMax, waiting.length);
     settleIfDone();
   }, 1);
@@ -140,6 +157,7 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   await finished;
   clearInterval(pacer);
   clearTimeout(giveUp);
+  stopped = true;
   for (const socket of sockets) socket.destroy();
   errors += total - answered - errors;
   return { sent, errors, non2xx, queuedMax };
