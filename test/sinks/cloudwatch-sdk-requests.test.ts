@@ -39,9 +39,9 @@ async function cloudWatch(options: CloudWatchServerOptions = {}): Promise<CloudW
   return s;
 }
 
-function client(url: string): CloudWatchClient {
+function client(url: string, maxAttempts = 1): CloudWatchClient {
   const { endpoint, region, clientConfig } = loopbackSinkOptions(url);
-  const c = new CloudWatchClient({ endpoint, region, maxAttempts: 1, ...clientConfig });
+  const c = new CloudWatchClient({ endpoint, region, maxAttempts, ...clientConfig });
   cleanups.push(() => c.destroy());
   return c;
 }
@@ -162,6 +162,88 @@ describe('PutMetricData timeouts through the SDK', () => {
     expect(s.requests_unknown).toBe(2);
     expect(s.datapoints_unknown).toBe(2 * ROUTES);
     expect(s.requests_failed).toBe(0);
+  });
+});
+
+/** The attempt header the SDK writes on each attempt (`attempt=N; max=M`) of every request that arrived. */
+const attempts = (cw: CloudWatchServer) => cw.requests.map((q) => q.headers['amz-sdk-request']);
+
+/** Every datum of `w` stored once, with the value recorded for its window. */
+function expectStoredOnce(cw: CloudWatchServer, w: Window): void {
+  const stored = storedOnce(cw.accepted);
+  expect(stored.size).toBe(ROUTES);
+  for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+}
+
+describe('a client with SDK retries on (maxAttempts: 3): a request reaches the network once', () => {
+  it('stored, then the connection reset: the SDK retry is refused, the window counted unknown, one copy stored', async () => {
+    let first = true;
+    const cw = await cloudWatch({
+      afterStore: () => {
+        if (!first) return undefined;
+        first = false;
+        return 'reset';
+      },
+    });
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(10_000);
+    // Longer than the SDK's retry backoff (at most 50 ms, then 100 ms) and the sink's next slots (1 s apart).
+    await new Promise((res) => setTimeout(res, 2500));
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'failed']]);
+    // One attempt on the wire, from a client that would have made three.
+    expect(cw.requests.map((q) => q.status)).toEqual([0]);
+    expect(attempts(cw)).toEqual(['attempt=1; max=3']);
+    expectStoredOnce(cw, w);
+    const s = sink.stats();
+    expect(s.requests_unknown).toBe(1);
+    expect(s.datapoints_unknown).toBe(ROUTES);
+    expect(s.requests_sent).toBe(0);
+    expect(s.datapoints_sent).toBe(0);
+    expect(s.requests_failed).toBe(0);
+    // The reset, as the SDK reports it ("socket hang up"), decides; the SDK's retry is named as not sent.
+    expect(warnings.filter((m) => /outcome unknown \(TimeoutError: socket hang up \(the client's retry of it was not sent\)\)/.test(m))).toHaveLength(1);
+  });
+
+  // CloudWatch answers these before storing anything: the sink sends the datums again itself, in its own slot (as
+  // with maxAttempts: 1), so the retry the SDK attempted is refused, and the sink's pacing owns the resend.
+  it.each([
+    { answer: 'Throttling', status: 400, counter: 'requests_throttled' },
+    { answer: 'InternalServiceError', status: 500, counter: 'requests_failed' },
+  ] as const)('refused without storing ($answer): the SDK retry is refused, the sink resends, one copy stored', async ({ answer, status, counter }) => {
+    let first = true;
+    const cw = await cloudWatch({
+      inject: () => {
+        if (!first) return undefined;
+        first = false;
+        return { status, code: answer };
+      },
+    });
+    const { logger } = logs();
+    const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(15_000);
+    await new Promise((res) => setTimeout(res, 1500));
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
+    // Two requests, each its own first attempt: the refusal, then the sink's resend. The SDK's retry never left.
+    expect(cw.requests.map((q) => [q.status, q.error])).toEqual([
+      [status, answer],
+      [200, undefined],
+    ]);
+    expect(attempts(cw)).toEqual(['attempt=1; max=3', 'attempt=1; max=3']);
+    expectStoredOnce(cw, w);
+    const s = sink.stats();
+    expect(s[counter]).toBe(1);
+    expect(s.requests_sent).toBe(1);
+    expect(s.requests_unknown).toBe(0);
+    expect(s.datapoints_sent).toBe(ROUTES);
   });
 });
 
