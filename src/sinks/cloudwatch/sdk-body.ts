@@ -296,7 +296,10 @@ function sameBytes(body: unknown, expected: Uint8Array): boolean {
 
 function mismatch(body: unknown, expected: Uint8Array): string {
   const bytes = bytesOf(body);
-  return `the AWS SDK wrote ${bytes === undefined ? `a ${typeof body} body` : shown(bytes)} for a one-datum PutMetricData, not the ${shown(expected)} of its serializer`;
+  return (
+    `the AWS SDK wrote ${bytes === undefined ? `a ${typeof body} body` : shown(bytes)} for a one-datum PutMetricData, not the ${shown(expected)} ` +
+    "of its serializer (its protocol rewrites the serializer's output, or a middleware of the client changed the datum)"
+  );
 }
 
 /** Length and the first 80 bytes, for a log line. */
