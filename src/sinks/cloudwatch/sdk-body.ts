@@ -4,15 +4,15 @@
  *
  * Why: a 1 MB request (~600 histogram datums of 150 values) is ~7-13 ms of serialization inside `client.send`, in
  * one piece, and after the response the SDK's logger middleware walks the whole input again (~3 ms) to filter
- * sensitive members, even with no logger configured. So the command carries the namespace and an empty
- * MetricData (cheap to serialize and to filter), and a middleware placed right after the SDK's serializer puts
- * the sliced body in. Everything after it (gzip, Content-Length, SigV4, HTTP, errors) is the SDK's. The body is
+ * sensitive members, even with no logger configured. So the command carries the namespace and one small datum
+ * (the probe, below: cheap to serialize and to filter), and a middleware placed right after the SDK's serializer
+ * puts the sliced body in. Everything after it (gzip, Content-Length, SigV4, HTTP, errors) is the SDK's. The body is
  * byte for byte what the SDK would have written: each slice is a complete `{"Namespace":…,"MetricData":[…]}` from
  * its serializer, and the slices' MetricData items are joined into one array (test/sinks/aws-sliced.test.ts
  * compares the two).
  *
- * The command carries one datum, a copy of the first with its Values and Counts cut to their first pair (the probe:
- * ~6 µs to serialize where a 150-value histogram takes ~20 µs), not an empty MetricData: a client middleware
+ * The probe is a copy of the first datum with its Values and Counts cut to their first pair (~6 µs to serialize,
+ * where a 150-value histogram takes ~20 µs), not an empty MetricData: a client middleware
  * that rewrites the input (a namespace, a dimension added to every datum, datums added or filtered) must not be
  * undone by the swap. The swap happens only when, after the SDK's serializer, the input still holds that probe
  * (same array, same object, nothing added) and the SDK's body is exactly, byte for byte, the serializer's body for
