@@ -13,6 +13,7 @@
  */
 import type { Logger } from '../core/api.js';
 import { ConfigError } from '../core/errors.js';
+import { RateLimitedReporter, REPORT_EVERY_MS } from '../core/reporter.js';
 import type { SeriesWindow, Window } from '../core/window.js';
 import type { Sink, SinkContext } from '../core/sink.js';
 import { lateLogger } from './aws/late-logger.js';
@@ -178,12 +179,13 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
   const ledger = new WindowLedger();
   const pacer = new Pacer({ quotaTps, headroom, fleetSize, identity, ...(maxPeriodSeconds !== undefined ? { maxPeriodSeconds } : {}) });
   const clock = options.clock ?? systemClock;
+  const reporter = new RateLimitedReporter(logger, `scalesignal cloudwatch sink "${name}": `, REPORT_EVERY_MS, () => clock.now());
   let sdkBodyFallbacks = 0;
   const transport = createTransport({
     yieldTurn: clockYield(clock),
-    onBodyMismatch: (message) => {
+    onSdkBodyFallback: (message) => {
       sdkBodyFallbacks++;
-      logger.warn(`scalesignal cloudwatch sink "${name}": ${message}; sending the bodies the SDK serializes itself (in one piece) from now on`);
+      reporter.warn(`${message}; sending the bodies the SDK serializes itself (in one piece) from now on`, 'sdkBody');
     },
     ...(options.transport !== undefined ? { transport: options.transport } : {}),
     ...(options.client !== undefined ? { client: options.client } : {}),
@@ -210,6 +212,7 @@ export function cloudWatchSink(options: CloudWatchSinkOptions = {}): CloudWatchS
     shutdownTimeoutMs,
     clock,
     logger,
+    reporter,
     random: prng(hash32(identity, 0x51ed270b)),
     ...(fleetSource !== undefined ? { fleetSize: fleetSource } : {}),
   });

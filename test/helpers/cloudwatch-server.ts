@@ -18,6 +18,9 @@
  * timestamps within 2 weeks past / 2 hours future, StorageResolution 1 or 60, namespace not `AWS/...`.
  * Request-rate quota: at most `quotaTps` requests in each 1-second window (by arrival), the rest get HTTP 400
  * `Throttling` "Rate exceeded", as CloudWatch does.
+ * Faults: `inject` refuses a request before anything of it is stored (CloudWatch's throttling and 5xx answers);
+ * `afterStore` answers a stored request with an error, or resets its connection without an answer (`status` 0), so
+ * the client cannot tell that it was stored.
  *
  * Every well-formed body is also checked against CLOUDWATCH_MODEL below: the PutMetricData shapes of the CloudWatch
  * API model as botocore ships it (`botocore/data/cloudwatch/2010-08-01/service-2.json`, Debian's python3-botocore
@@ -50,6 +53,7 @@ export interface ReceivedRequest {
   /** Bytes on the wire and after decompression. */
   readonly wireBytes: number;
   readonly bodyBytes: number;
+  /** 0: the connection was reset after the datums were stored (`afterStore`), no answer. */
   readonly status: number;
   /** awsQuery error code when rejected. */
   readonly error?: string;
@@ -70,6 +74,11 @@ export interface CloudWatchServerOptions {
   readonly quotaTps?: number;
   /** Called for each well-formed request before it is accepted; return an error to answer with it instead. */
   readonly inject?: (request: { namespace: string; datums: readonly ReceivedDatum[] }) => InjectedError | undefined;
+  /**
+   * Called for each request once its datums are stored: `'reset'` destroys the connection without an answer, an
+   * error answers with it (stored all the same); undefined answers 200.
+   */
+  readonly afterStore?: (request: { namespace: string; datums: readonly ReceivedDatum[] }) => InjectedError | 'reset' | undefined;
   /** Delay before answering, ms (the datums are stored on arrival, as a slow CloudWatch would). */
   readonly latencyMs?: number;
   /** Port to listen on (a restart on the same port); default: one the OS picks. */
@@ -82,7 +91,7 @@ export interface CloudWatchServer {
   readonly url: string;
   /** Every request, accepted or not, in arrival order. */
   readonly requests: ReceivedRequest[];
-  /** Datums of accepted requests only, with their request's arrival time. */
+  /** Datums stored (accepted requests, and those `afterStore` answered otherwise), with their request's arrival time. */
   readonly accepted: Array<ReceivedDatum & { readonly receivedAt: number }>;
   /** Requests arriving in the busiest 1-second window (accepted + throttled). */
   maxTpsObserved(): number;
@@ -263,6 +272,11 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       const second = Math.floor(at / 1000);
       const answer = (status: number, error?: string, message?: string): void => {
         requests.push({ at, headers: req.headers, gzip, wireBytes: wire.length, bodyBytes, status, error, namespace, datums, ...(options.keepBodies ? { body: bodyText } : {}) });
+        if (status === 0) {
+          // Stored, then the connection lost: the client sees a reset and cannot know the outcome.
+          req.socket.destroy();
+          return;
+        }
         const respond = (): void => {
           const headers: http.OutgoingHttpHeaders = {
             'content-type': 'application/x-amz-json-1.0',
@@ -319,7 +333,10 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         if (injected !== undefined) throw new Rejection(injected.status, injected.code, injected.message ?? injected.code);
         acceptedPerSecond.set(second, (acceptedPerSecond.get(second) ?? 0) + 1);
         for (const d of datums) accepted.push({ ...d, receivedAt: at });
-        answer(200);
+        const after = options.afterStore?.({ namespace: parsed.namespace, datums });
+        if (after === 'reset') answer(0, 'ConnectionReset');
+        else if (after !== undefined) answer(after.status, after.code, after.message ?? after.code);
+        else answer(200);
       } catch (error) {
         if (error instanceof Rejection) answer(error.status, error.code, error.message);
         else answer(500, 'InternalServiceError', String(error));

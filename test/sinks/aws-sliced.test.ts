@@ -218,10 +218,13 @@ describe('EMF, built in slices', () => {
 describe('PutMetricData, converted and serialized in slices', () => {
   it('2,000 series recorded through createMetrics arrive whole and exact, each datum once', async () => {
     const cw = await cloudWatch();
-    const metrics = createMetrics({ service: 'shop', sinks: [cloudWatchTo(cw)], eventLoop: false });
+    const sink = cloudWatchTo(cw);
+    const metrics = createMetrics({ service: 'shop', sinks: [sink], eventLoop: false });
     const recorded = await record2000(metrics, 2);
     await metrics.shutdown();
     expect(cw.requests.every((q) => q.status === 200)).toBe(true);
+    // Every body was the sliced one (its probe datum, a histogram's or a counter's, matched the SDK's body).
+    expect(sink.stats().sdk_body_fallbacks).toBe(0);
     // Several requests per second of data: bodies joined from many serializer slices.
     expect(cw.requests.length).toBeGreaterThanOrEqual(4);
     const seen = new Set<string>();

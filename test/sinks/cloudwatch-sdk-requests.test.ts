@@ -5,17 +5,24 @@
  * - a request whose timeout passed while the event loop was blocked before the request was written is sent again,
  *   and each datum is stored exactly once; a request that was written and answered after the timeout is counted
  *   failed and never resent (a resend would double CloudWatch's Sum);
- * - the sliced body (cloudwatch/sdk-body.ts) replaces the SDK's only when the SDK's own body is the one expected:
- *   with an SDK whose serialization differs, what arrives is the SDK's own body, and the fallback is counted and
- *   logged once;
+ * - a client with SDK retries on (maxAttempts: 3) still puts a request on the network once: stored and then reset,
+ *   it is one copy, counted unknown and never resent; refused before storing (throttling, a 500), the sink resends
+ *   it in its own slot, one copy;
+ * - the sliced body (cloudwatch/sdk-body.ts) replaces the SDK's only when the SDK's own body is the one expected
+ *   and no middleware of the client changed the input: with an SDK whose serialization differs, or a middleware
+ *   that rewrites the input, what arrives is the SDK's own body (with the rewrite applied to every datum); every
+ *   fallback (also a serializer that cannot be sliced with, a client-like object) is counted and logged once;
  * - under fake timers (every global timer frozen), the SDK path takes its turns through the sink clock's `yield`,
  *   as the rest of the sink does, so a request still goes out.
  */
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, PutMetricDataCommand, PutMetricDataInput$ } from '@aws-sdk/client-cloudwatch';
+// The SDK's first JSON codec (its serializer's flush() returns the JSON text), from the package the SDK is built on.
+import { JsonCodec } from '@smithy/core/protocols';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Window } from '../../src/core/window.js';
 import { cloudWatchSink, type CloudWatchClock, type CloudWatchSinkOptions } from '../../src/sinks/cloudwatch.js';
 import { turnsWaiting } from '../../src/core/turns.js';
+import { SdkBodyMismatch, slicedBodyFor } from '../../src/sinks/cloudwatch/sdk-body.js';
 import { loopbackSinkOptions, startCloudWatchServer, type CloudWatchServer, type CloudWatchServerOptions, type ReceivedDatum } from '../helpers/cloudwatch-server.js';
 import { series, window } from '../helpers/windows.js';
 import { receipt } from '../helpers/receipt.js';
@@ -39,9 +46,9 @@ async function cloudWatch(options: CloudWatchServerOptions = {}): Promise<CloudW
   return s;
 }
 
-function client(url: string): CloudWatchClient {
+function client(url: string, maxAttempts = 1): CloudWatchClient {
   const { endpoint, region, clientConfig } = loopbackSinkOptions(url);
-  const c = new CloudWatchClient({ endpoint, region, maxAttempts: 1, ...clientConfig });
+  const c = new CloudWatchClient({ endpoint, region, maxAttempts, ...clientConfig });
   cleanups.push(() => c.destroy());
   return c;
 }
@@ -165,17 +172,125 @@ describe('PutMetricData timeouts through the SDK', () => {
   });
 });
 
+/** The attempt header the SDK writes on each attempt (`attempt=N; max=M`) of every request that arrived. */
+const attempts = (cw: CloudWatchServer) => cw.requests.map((q) => q.headers['amz-sdk-request']);
+
+/** Every datum of `w` stored once, with the value recorded for its window. */
+function expectStoredOnce(cw: CloudWatchServer, w: Window): void {
+  const stored = storedOnce(cw.accepted);
+  expect(stored.size).toBe(ROUTES);
+  for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+}
+
+describe('a client with SDK retries on (maxAttempts: 3): a request reaches the network once', () => {
+  it('stored, then the connection reset: the SDK retry is refused, the window counted unknown, one copy stored', async () => {
+    let first = true;
+    const cw = await cloudWatch({
+      afterStore: () => {
+        if (!first) return undefined;
+        first = false;
+        return 'reset';
+      },
+    });
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(10_000);
+    // Longer than the SDK's retry backoff (at most 50 ms, then 100 ms) and the sink's next slots (1 s apart).
+    await new Promise((res) => setTimeout(res, 2500));
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'failed']]);
+    // One attempt on the wire, from a client that would have made three.
+    expect(cw.requests.map((q) => q.status)).toEqual([0]);
+    expect(attempts(cw)).toEqual(['attempt=1; max=3']);
+    expectStoredOnce(cw, w);
+    const s = sink.stats();
+    expect(s.requests_unknown).toBe(1);
+    expect(s.datapoints_unknown).toBe(ROUTES);
+    expect(s.requests_sent).toBe(0);
+    expect(s.datapoints_sent).toBe(0);
+    expect(s.requests_failed).toBe(0);
+    // The reset, as the SDK reports it ("socket hang up"), decides; the SDK's retry is named as not sent.
+    expect(warnings.filter((m) => /outcome unknown \(TimeoutError: socket hang up \(the client's retry of it was not sent\)\)/.test(m))).toHaveLength(1);
+  });
+
+  // CloudWatch answers these before storing anything: the sink sends the datums again itself, in its own slot (as
+  // with maxAttempts: 1), so the retry the SDK attempted is refused, and the sink's pacing owns the resend.
+  it.each([
+    { answer: 'Throttling', status: 400, counter: 'requests_throttled' },
+    { answer: 'InternalServiceError', status: 500, counter: 'requests_failed' },
+  ] as const)('refused without storing ($answer): the SDK retry is refused, the sink resends, one copy stored', async ({ answer, status, counter }) => {
+    let first = true;
+    const cw = await cloudWatch({
+      inject: () => {
+        if (!first) return undefined;
+        first = false;
+        return { status, code: answer };
+      },
+    });
+    const { logger } = logs();
+    const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(15_000);
+    await new Promise((res) => setTimeout(res, 1500));
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
+    // Two requests, each its own first attempt: the refusal, then the sink's resend. The SDK's retry never left.
+    expect(cw.requests.map((q) => [q.status, q.error])).toEqual([
+      [status, answer],
+      [200, undefined],
+    ]);
+    expect(attempts(cw)).toEqual(['attempt=1; max=3', 'attempt=1; max=3']);
+    expectStoredOnce(cw, w);
+    const s = sink.stats();
+    expect(s[counter]).toBe(1);
+    expect(s.requests_sent).toBe(1);
+    expect(s.requests_unknown).toBe(0);
+    expect(s.datapoints_sent).toBe(ROUTES);
+  });
+});
+
+type Datum = { MetricName: string; Dimensions?: Array<{ Name: string; Value: string }>; Timestamp?: Date; Value?: number; StorageResolution?: number };
+type Input = { Namespace: string; MetricData: Datum[] };
+type Middleware = (next: (args: { input: Input }) => Promise<unknown>) => (args: { input: Input }) => Promise<unknown>;
+
+/** Adds a middleware before serialization to the client, as a user would (`client.middlewareStack.add`). */
+function beforeSerialization(c: CloudWatchClient, name: string, middleware: Middleware): void {
+  c.middlewareStack.add(middleware as never, { step: 'initialize', name });
+}
+
+/** The MetricData length of every command the client was handed (what its middlewares and logger see). */
+function commandSizes(c: CloudWatchClient): number[] {
+  const sizes: number[] = [];
+  beforeSerialization(c, 'testCommandSizes', (next) => (args) => {
+    sizes.push(args.input.MetricData.length);
+    return next(args);
+  });
+  return sizes;
+}
+
+const CLUSTER = { Name: 'Cluster', Value: 'blue' };
+const HEARTBEAT_NAME = 'client.heartbeat';
+
 describe('the sliced body and the SDK body it replaces', () => {
-  it('the installed SDK: its empty body is the expected one, so the sliced body goes out (no fallback)', async () => {
+  it("the installed SDK: its body for the one-datum probe is its serializer's, so the sliced body goes out (no fallback)", async () => {
     const cw = await cloudWatch();
     const { logger, warnings } = logs();
-    const sink = sinkTo({ client: client(cw.url), logger });
+    const c = client(cw.url);
+    const sizes = commandSizes(c);
+    const sink = sinkTo({ client: c, logger });
     const r = receipt();
     const w = counterWindow(thisSecond() - 2000);
     sink.export([w], r);
     await sink.flush(10_000);
     expect([...r.outcomes.values()]).toEqual(['sent']);
     expect(cw.requests[0].body?.startsWith(`{"Namespace":"test-service","MetricData":[{`)).toBe(true);
+    // The client's middlewares (and logger) were handed the probe; the server got every datum.
+    expect(sizes).toEqual([1]);
     expect(storedOnce(cw.accepted).size).toBe(ROUTES);
     expect(sink.stats().sdk_body_fallbacks).toBe(0);
     expect(warnings.filter((m) => /AWS SDK wrote/.test(m))).toEqual([]);
@@ -206,6 +321,179 @@ describe('the sliced body and the SDK body it replaces', () => {
     expect(storedOnce(cw.accepted).size).toBe(2 * ROUTES);
     expect(sink.stats().sdk_body_fallbacks).toBe(1);
     expect(warnings.filter((m) => /AWS SDK wrote/.test(m))).toHaveLength(1);
+  });
+});
+
+describe("a client middleware that rewrites the input: the rewrite applies to every recorded datum, never undone", () => {
+  const rewrites = [
+    {
+      what: 'a dimension added to every datum (a new input)',
+      reason: /a middleware of the client changed the PutMetricData input/,
+      middleware: ((next) => (args) =>
+        next({ ...args, input: { ...args.input, MetricData: args.input.MetricData.map((d) => ({ ...d, Dimensions: [...(d.Dimensions ?? []), CLUSTER] })) } })) as Middleware,
+      namespace: 'test-service',
+      check: (d: ReceivedDatum) => expect(d.Dimensions).toContainEqual(CLUSTER),
+      extra: 0,
+    },
+    {
+      what: 'every datum changed in place (standard resolution)',
+      reason: /AWS SDK wrote .* or a middleware of the client changed the datum/,
+      middleware: ((next) => (args) => {
+        for (const d of args.input.MetricData) d.StorageResolution = 60;
+        return next(args);
+      }) as Middleware,
+      namespace: 'test-service',
+      check: (d: ReceivedDatum) => expect(d.StorageResolution).toBe(60),
+      extra: 0,
+    },
+    {
+      what: 'another namespace and one datum more',
+      reason: /a middleware of the client changed the PutMetricData input/,
+      middleware: ((next) => (args) =>
+        next({ ...args, input: { Namespace: 'Rewritten', MetricData: [...args.input.MetricData, { MetricName: HEARTBEAT_NAME, Timestamp: new Date(), Value: 1 }] } })) as Middleware,
+      namespace: 'Rewritten',
+      check: () => undefined,
+      extra: 1,
+    },
+  ];
+
+  it.each(rewrites)('$what: what arrives is the rewrite of what was recorded; the fallback counted and logged once', async ({ reason, middleware, namespace, check, extra }) => {
+    const cw = await cloudWatch();
+    const c = client(cw.url);
+    beforeSerialization(c, 'userRewrite', middleware);
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: c, logger });
+    const r = receipt();
+    const windows = await exportOneByOne(sink, r);
+
+    expect([...r.outcomes.values()]).toEqual(['sent', 'sent']);
+    // One request per window, every one rewritten (the first too: the sliced attempt never left the process).
+    expect(cw.requests.map((q) => [q.status, q.namespace])).toEqual([
+      [200, namespace],
+      [200, namespace],
+    ]);
+    const recorded = cw.accepted.filter((d) => d.MetricName !== HEARTBEAT_NAME);
+    for (const d of recorded) check(d);
+    expect(cw.accepted.length - recorded.length).toBe(2 * extra);
+    const stored = storedOnce(recorded);
+    expect(stored.size).toBe(2 * ROUTES);
+    for (const w of windows) for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+    expect(sink.stats().sdk_body_fallbacks).toBe(1);
+    expect(warnings.filter((m) => reason.test(m))).toHaveLength(1);
+    expect(warnings.filter((m) => /in one piece/.test(m))).toHaveLength(1);
+  });
+});
+
+describe('serializers the sliced path meets', () => {
+  it("the SDK's first JSON codec (flush() returns text): sliced all the same, no fallback", async () => {
+    const cw = await cloudWatch();
+    const settings = new CloudWatchClient({ region: 'us-east-1' }).config.protocolSettings as Record<string, unknown>;
+    const { endpoint, region, clientConfig } = loopbackSinkOptions(cw.url);
+    const c = new CloudWatchClient({
+      endpoint,
+      region,
+      maxAttempts: 1,
+      ...clientConfig,
+      protocolSettings: { ...settings, jsonCodec: new JsonCodec({ timestampFormat: { useTrait: true, default: 7 }, jsonName: false }) },
+    });
+    cleanups.push(() => c.destroy());
+    // The codec really writes text.
+    const serializer = (c.config.protocol as unknown as { serializer: { write(s: unknown, v: unknown): void; flush(): unknown } }).serializer;
+    serializer.write(PutMetricDataInput$, { Namespace: 'n', MetricData: [] });
+    expect(serializer.flush()).toBe('{"Namespace":"n","MetricData":[]}');
+    const sizes = commandSizes(c);
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: c, logger });
+    const r = receipt();
+    const windows = await exportOneByOne(sink, r);
+
+    expect([...r.outcomes.values()]).toEqual(['sent', 'sent']);
+    // The client was handed the one-datum probe, and the server got every datum: the sliced body went out.
+    expect(sizes).toEqual([1, 1]);
+    for (const q of cw.requests) expect(q.body?.startsWith('{"Namespace":"test-service","MetricData":[{')).toBe(true);
+    const stored = storedOnce(cw.accepted);
+    expect(stored.size).toBe(2 * ROUTES);
+    for (const w of windows) for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+    expect(sink.stats().sdk_body_fallbacks).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
+  /** A real client behind a client-like object whose serializer is `serializer` (the SDK path stays the real one). */
+  function withSerializer(c: CloudWatchClient, serializer: unknown) {
+    return { config: { protocol: { serializer } }, send: (command: unknown, options?: { abortSignal?: AbortSignal }) => c.send(command as never, options) };
+  }
+
+  const unusable = [
+    {
+      what: 'a serializer whose bodies cannot be joined (members in another order)',
+      reason: /cannot be joined from slices/,
+      client: (c: CloudWatchClient) => {
+        const protocol = c.config.protocol as unknown as { serializer: { write(s: unknown, v: unknown): void; flush(): Uint8Array } };
+        const inner = protocol.serializer;
+        // The client's own serializer: its bodies are what arrives.
+        protocol.serializer = {
+          write: (schema, value) => inner.write(schema, value),
+          flush: () => {
+            const b = inner.flush();
+            const json = JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as { Namespace: string; MetricData: unknown[] };
+            return Buffer.from(JSON.stringify({ MetricData: json.MetricData, Namespace: json.Namespace }));
+          },
+        };
+        return c;
+      },
+      body: '{"MetricData":[{',
+    },
+    {
+      what: 'a serializer that writes neither bytes nor text',
+      reason: /serializer wrote a object, neither bytes nor text/,
+      client: (c: CloudWatchClient) => withSerializer(c, { write: () => undefined, flush: () => ({ length: 0 }) }),
+      body: '{"Namespace":"test-service","MetricData":[{',
+    },
+    {
+      what: 'a serializer that throws',
+      reason: /serializer failed on a PutMetricData input \(TypeError: unsupported schema\)/,
+      client: (c: CloudWatchClient) =>
+        withSerializer(c, {
+          write: () => {
+            throw new TypeError('unsupported schema');
+          },
+          flush: () => new Uint8Array(0),
+        }),
+      body: '{"Namespace":"test-service","MetricData":[{',
+    },
+    {
+      what: 'a client-like object with no schema serializer',
+      reason: /the client has no schema serializer/,
+      client: (c: CloudWatchClient) => ({ send: (command: unknown, options?: { abortSignal?: AbortSignal }) => c.send(command as never, options) }),
+      body: '{"Namespace":"test-service","MetricData":[{',
+    },
+  ];
+
+  it.each(unusable)("$what: the SDK's own body goes out, the fallback counted and reported once", async ({ reason, client: make, body }) => {
+    const cw = await cloudWatch();
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: make(client(cw.url)), logger });
+    const r = receipt();
+    const windows = await exportOneByOne(sink, r);
+
+    expect([...r.outcomes.values()]).toEqual(['sent', 'sent']);
+    for (const q of cw.requests) expect(q.body?.startsWith(body)).toBe(true);
+    const stored = storedOnce(cw.accepted);
+    expect(stored.size).toBe(2 * ROUTES);
+    for (const w of windows) for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+    expect(sink.stats().sdk_body_fallbacks).toBe(1);
+    // Through the sink's reporter: its prefix, once.
+    const reported = warnings.filter((m) => reason.test(m));
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatch(/^scalesignal cloudwatch sink "cloudwatch": .*; sending the bodies the SDK serializes itself \(in one piece\) from now on$/);
+  });
+
+  it('slicedBodyFor says why it cannot slice, before anything is sent', async () => {
+    const sdk = { PutMetricDataCommand: PutMetricDataCommand as never, PutMetricDataInput$ };
+    const input = { Namespace: 'n', MetricData: [{ MetricName: 'm', Timestamp: new Date(), Value: 1 }] };
+    expect(() => slicedBodyFor({ send: () => undefined }, sdk)).toThrow(SdkBodyMismatch);
+    const text = slicedBodyFor({ config: { protocol: { serializer: { write: () => undefined, flush: () => 17 } } } }, sdk);
+    await expect(text.body(input, Infinity)).rejects.toThrow(/serializer wrote a number, neither bytes nor text/);
   });
 });
 

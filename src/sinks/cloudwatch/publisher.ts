@@ -11,7 +11,7 @@
  * Time comes from a `Clock`, so the fleet simulation can run thousands of publishers in virtual time.
  */
 import type { Logger } from '../../core/api.js';
-import { RateLimitedReporter, REPORT_EVERY_MS } from '../../core/reporter.js';
+import type { RateLimitedReporter } from '../../core/reporter.js';
 import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
 import type { SeriesWindow, Window } from '../../core/window.js';
@@ -66,6 +66,8 @@ export interface PublisherOptions {
   readonly shutdownTimeoutMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The sink's rate-limited reporter (shared with the transport's notices). */
+  readonly reporter: RateLimitedReporter;
   readonly random: () => number;
   /** Re-read before each slot when the fleet size is given as a function. */
   readonly fleetSize?: () => number | Promise<number>;
@@ -125,7 +127,6 @@ export class Publisher {
   };
   private readonly queue: PendingQueue;
   private readonly batcher: Batcher;
-  private readonly reporter: RateLimitedReporter;
   private maxBytes: number;
   private timer: unknown;
   private busy: Promise<void> | undefined;
@@ -140,7 +141,6 @@ export class Publisher {
 
   constructor(private readonly o: PublisherOptions) {
     this.queue = new PendingQueue(o.maxPendingDatapoints, o.maxBacklogBytes);
-    this.reporter = new RateLimitedReporter(o.logger, `scalesignal cloudwatch sink "${o.name}": `, REPORT_EVERY_MS, () => o.clock.now());
     this.batcher = new Batcher(o.converter);
     this.namespace = o.namespace;
     this.maxBytes = o.limits.maxBytes;
@@ -520,6 +520,6 @@ export class Publisher {
 
   /** At most once a minute per kind: a failing backend must not flood the host's logs. */
   private report(key: string, message: string): void {
-    this.reporter.warn(message, key);
+    this.o.reporter.warn(message, key);
   }
 }

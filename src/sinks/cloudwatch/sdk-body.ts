@@ -4,29 +4,40 @@
  *
  * Why: a 1 MB request (~600 histogram datums of 150 values) is ~7-13 ms of serialization inside `client.send`, in
  * one piece, and after the response the SDK's logger middleware walks the whole input again (~3 ms) to filter
- * sensitive members, even with no logger configured. So the command carries the namespace and an empty
- * MetricData (cheap to serialize and to filter), and a middleware placed right after the SDK's serializer puts
- * the sliced body in. Everything after it (gzip, Content-Length, SigV4, HTTP, errors) is the SDK's. The body is
+ * sensitive members, even with no logger configured. So the command carries the namespace and one small datum
+ * (the probe, below: cheap to serialize and to filter), and a middleware placed right after the SDK's serializer
+ * puts the sliced body in. Everything after it (gzip, Content-Length, SigV4, HTTP, errors) is the SDK's. The body is
  * byte for byte what the SDK would have written: each slice is a complete `{"Namespace":…,"MetricData":[…]}` from
  * its serializer, and the slices' MetricData items are joined into one array (test/sinks/aws-sliced.test.ts
- * compares the two). A client's own logger therefore sees the request with `MetricData: []`.
+ * compares the two).
  *
- * The swap happens only when the SDK's body for that command is exactly, byte for byte, the serializer's
- * `{"Namespace":…,"MetricData":[]}`: anything else (an SDK whose protocol rewrites or wraps the serializer's output)
- * throws `SdkBodyMismatch` before anything is written, and the caller sends the SDK's own body instead.
+ * The probe is a copy of the first datum with its Values and Counts cut to their first pair (~6 µs to serialize,
+ * where a 150-value histogram takes ~20 µs), not an empty MetricData: a client middleware
+ * that rewrites the input (a namespace, a dimension added to every datum, datums added or filtered) must not be
+ * undone by the swap. The swap happens only when, after the SDK's serializer, the input still holds that probe
+ * (same array, same object, nothing added) and the SDK's body is exactly, byte for byte, the serializer's body for
+ * it. Anything else (a middleware that changed the input; an SDK whose protocol rewrites or wraps the serializer's
+ * output) throws `SdkBodyMismatch` before anything is written, and the caller sends the SDK's own body for the
+ * whole input from then on, so the middleware's rewrite applies to every datum. Not detected: a middleware that
+ * changes, in place, only datums other than the first. A client's own logger sees the request with the probe only.
  *
  * The rest of the SDK's pipeline is split by turns of the loop too, between its steps: gzip (itself on libuv's
  * thread pool) and the build middlewares; SigV4 (a SHA-256 of the compressed body); the HTTP write. Without the
  * turns those run as one ~1.5 ms stretch, right after the previous request's response. The last turn is also the
  * write gate: a request whose timeout passed before it is never handed to the HTTP handler, and one that passes it
- * is reported written (see `WriteGate`).
+ * is reported written (see `WriteGate`). The gate lets a request through once: an SDK retry (a client with
+ * `maxAttempts` > 1) is refused with `SdkRetryRefused`, which the SDK never retries, carrying the first attempt's
+ * failure so the sink treats it as it would with `maxAttempts: 1` (resent by its own pacing when that answer says
+ * nothing was stored, else an unknown outcome, never resent).
  *
  * When the client or the SDK does not look as expected (no schema serializer: an older SDK, a client-like object;
- * a body not of the joinable shape: a future protocol such as CBOR), the SDK serializes the whole request itself.
+ * a serializer that throws or writes neither bytes nor text; a body not of the joinable shape: a future protocol
+ * such as CBOR), `SdkBodyMismatch` says why and the SDK serializes the whole request itself. (A serializer whose
+ * `flush()` returns the JSON as a string, as the SDK's first JSON codec does, is used: its UTF-8 bytes are the body.)
  */
 import { performance } from 'node:perf_hooks';
 import { nextTurn } from '../../core/turns.js';
-import type { PutMetricDataInput } from './types.js';
+import type { MetricDatum, PutMetricDataInput } from './types.js';
 
 /** Longest stretch of serialization between turns of the event loop, as the sink's other slices. */
 export const SLICE_MS = 1;
@@ -36,6 +47,8 @@ const SLICED_BODY = 'scalesignalSlicedBody';
 const TURN_BEFORE_SIGNING = { step: 'build', priority: 'low', name: 'scalesignalTurnBeforeSigning', override: true } as const;
 /** The innermost middleware: nothing but the HTTP handler runs after it. */
 const WRITE_GATE = { step: 'deserialize', priority: 'low', name: 'scalesignalTurnBeforeHttp', override: true } as const;
+/** Around the SDK's deserializer: sees each attempt's failure as the SDK's error (a ThrottlingException, a reset). */
+const ATTEMPT_FAILURE = { step: 'deserialize', priority: 'high', name: 'scalesignalAttemptFailure', override: true } as const;
 const CLOSE = Buffer.from(']}');
 const COMMA = Buffer.from(',');
 
@@ -43,10 +56,11 @@ export type YieldTurn = () => Promise<void>;
 
 interface ShapeSerializer {
   write(schema: unknown, value: unknown): void;
-  flush(): Uint8Array;
+  /** Bytes (the SDK's JSON codec v2), or the JSON text (codec v1). */
+  flush(): unknown;
 }
 
-type Handler = (args: { request?: unknown }) => Promise<unknown>;
+type Handler = (args: { request?: unknown; input?: unknown }) => Promise<unknown>;
 
 interface MiddlewareStackLike {
   add(middleware: (next: Handler) => Handler, options: Record<string, unknown>): void;
@@ -68,11 +82,16 @@ export interface WriteGate {
 
 export interface SlicedRequestBody {
   readonly bytes: Uint8Array;
-  /** The serializer's body for this namespace and no datums: what the SDK must have written before the swap. */
-  readonly empty: Uint8Array;
+  /** The command's input: the namespace and a copy of the first datum (the probe). */
+  readonly probe: PutMetricDataInput;
+  /** The serializer's body for `probe`: what the SDK must have written before the swap. */
+  readonly probeBytes: Uint8Array;
 }
 
-/** The SDK's body for the empty command is not the serializer's: the sliced body would not be what it writes. */
+/**
+ * The sliced body cannot stand in for the SDK's (the message says why: the SDK wrote another body, a middleware
+ * changed the input, the serializer is not one this path can slice with): the SDK's own body is sent instead.
+ */
 export class SdkBodyMismatch extends Error {
   constructor(message: string) {
     super(message);
@@ -80,29 +99,44 @@ export class SdkBodyMismatch extends Error {
   }
 }
 
+/**
+ * An SDK retry of a request the write gate had already let through: refused, never written. Named `AbortError`
+ * because the SDK's retry strategy never retries one, whatever its cause. `firstAttempt` holds the failure of the
+ * attempt that was written (the SDK's error), when the gate saw it: what the request's outcome is.
+ */
+export class SdkRetryRefused extends Error {
+  constructor(readonly firstAttempt: { readonly error: unknown } | undefined) {
+    super('PutMetricData request already sent once; the SDK retry is refused', firstAttempt === undefined ? undefined : { cause: firstAttempt.error });
+    this.name = 'AbortError';
+  }
+}
+
 export interface SlicedBody {
-  /** The body, serialized in slices of about `sliceMs`; undefined when it cannot be joined (send `input` as it is). */
-  body(input: PutMetricDataInput, sliceMs?: number): Promise<SlicedRequestBody | undefined>;
-  /** A command that sends `body` (from `body()`) for this namespace, through `gate`. */
-  command(namespace: string, body: SlicedRequestBody, gate: WriteGate): unknown;
+  /** The body, serialized in slices of about `sliceMs`; throws `SdkBodyMismatch` when it cannot be built. */
+  body(input: PutMetricDataInput, sliceMs?: number): Promise<SlicedRequestBody>;
+  /** A command that sends `body` (from `body()`) through `gate`; it throws `SdkBodyMismatch` before any write. */
+  command(body: SlicedRequestBody, gate: WriteGate): unknown;
 }
 
 /**
- * The sliced path for this client, or undefined when the client has no schema serializer to slice with or the
- * SDK's commands have no middleware stack. `yieldTurn` is the sink clock's yield (the shared turn queue by default).
+ * The sliced path for this client. Throws `SdkBodyMismatch` when the client has no schema serializer to slice with
+ * or the SDK's commands have no middleware stack. `yieldTurn` is the sink clock's yield (the shared turn queue by
+ * default).
  */
-export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: YieldTurn = nextTurn): SlicedBody | undefined {
+export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: YieldTurn = nextTurn): SlicedBody {
   const serializer = (client as { config?: { protocol?: { serializer?: Partial<ShapeSerializer> } } } | undefined)?.config?.protocol?.serializer;
   const schema = sdk.PutMetricDataInput$;
-  if (schema === undefined || typeof serializer?.write !== 'function' || typeof serializer.flush !== 'function') return undefined;
-  if (stackOf(new sdk.PutMetricDataCommand({ Namespace: 'probe', MetricData: [] })) === undefined) return undefined;
+  if (schema === undefined || typeof serializer?.write !== 'function' || typeof serializer.flush !== 'function') {
+    throw new SdkBodyMismatch('the client has no schema serializer (an older @aws-sdk/client-cloudwatch, or a client-like object), so it serializes each body in one piece');
+  }
+  if (stackOf(new sdk.PutMetricDataCommand({ Namespace: 'probe', MetricData: [] })) === undefined) {
+    throw new SdkBodyMismatch("the SDK's PutMetricDataCommand has no middleware stack, so the client serializes each body in one piece");
+  }
   const shape = serializer as ShapeSerializer;
   const serialize = (value: PutMetricDataInput): Uint8Array => {
     // write + flush in one synchronous stretch: the serializer is the client's, shared with its other requests.
     shape.write(schema, value);
-    const out = shape.flush();
-    // A plain view: the SDK's buffer type turns into a string when Buffer.from() calls its valueOf().
-    return out instanceof Uint8Array ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : new Uint8Array(0);
+    return bytesFromSerializer(shape.flush());
   };
   return {
     async body(input, sliceMs = SLICE_MS) {
@@ -110,25 +144,40 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
       const turn = sliceMs === Number.POSITIVE_INFINITY ? noTurn : yieldTurn;
       // On a turn of its own: the caller is usually still handling the previous request's response.
       await turn();
-      let body: SlicedRequestBody | undefined;
+      let body: SlicedRequestBody;
       try {
-        const empty = serialize({ Namespace: input.Namespace, MetricData: [] });
+        const first = input.MetricData[0];
+        const probe = { Namespace: input.Namespace, MetricData: first === undefined ? [] : [probeOf(first)] };
+        const probeBytes = serialize(probe);
         const bytes = await joinedBody(serialize, input, sliceMs, yieldTurn);
-        body = bytes === undefined ? undefined : { bytes, empty };
-      } catch {
-        // A serializer that does not take this schema (a client from another SDK version): the SDK's own path.
-        body = undefined;
+        if (bytes === undefined) {
+          throw new SdkBodyMismatch(`the client's serializer writes ${shown(probeBytes)}, not {"Namespace":…,"MetricData":[…]}, so its bodies cannot be joined from slices`);
+        }
+        body = { bytes, probe, probeBytes };
+      } catch (error) {
+        if (error instanceof SdkBodyMismatch) throw error;
+        // A serializer that does not take this schema (a client from another SDK version).
+        throw new SdkBodyMismatch(`the client's serializer failed on a PutMetricData input (${String(error)})`);
       }
       // And the SDK's first stretch (up to its serializer) on another.
       await turn();
       return body;
     },
-    command(namespace, body, gate) {
-      const command = new sdk.PutMetricDataCommand({ Namespace: namespace, MetricData: [] });
+    command(body, gate) {
+      const probe = body.probe;
+      const datums = probe.MetricData;
+      const datum = datums[0];
+      const command = new sdk.PutMetricDataCommand(probe);
       stackOf(command)?.add(
         (next) => async (args) => {
+          const input = args.input as Partial<PutMetricDataInput> | undefined;
+          // A middleware replaced the datums, added, removed or swapped one, or changed the namespace.
+          if (input?.Namespace !== probe.Namespace || input.MetricData !== datums || datums.length !== 1 || datums[0] !== datum) {
+            throw new SdkBodyMismatch('a middleware of the client changed the PutMetricData input before serialization, which the sliced body would undo');
+          }
           const request = args.request as { body?: unknown } | undefined;
-          if (!sameBytes(request?.body, body.empty)) throw new SdkBodyMismatch(mismatch(request?.body, body.empty));
+          // The SDK's protocol rewrote its serializer's output, or a middleware changed the probe datum in place.
+          if (!sameBytes(request?.body, body.probeBytes)) throw new SdkBodyMismatch(mismatch(request?.body, body.probeBytes));
           (request as { body?: unknown }).body = body.bytes;
           return next(args);
         },
@@ -141,9 +190,34 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
 }
 
 /**
+ * A copy of `datum` with at most one Values/Counts pair: what a middleware changes in every datum shows on it. A
+ * copy all through, so a middleware that changes it in place leaves the datum sent after a fallback as it was.
+ */
+function probeOf(datum: MetricDatum): MetricDatum {
+  return {
+    ...datum,
+    Timestamp: new Date(datum.Timestamp.getTime()),
+    ...(datum.Dimensions !== undefined ? { Dimensions: datum.Dimensions.map((d) => ({ Name: d.Name, Value: d.Value })) } : {}),
+    ...(datum.StatisticValues !== undefined ? { StatisticValues: { ...datum.StatisticValues } } : {}),
+    ...(datum.Values !== undefined ? { Values: datum.Values.slice(0, 1) } : {}),
+    ...(datum.Counts !== undefined ? { Counts: datum.Counts.slice(0, 1) } : {}),
+  };
+}
+
+/** The serializer's output as bytes: a plain view of its buffer, or the UTF-8 of its JSON text. */
+function bytesFromSerializer(out: unknown): Uint8Array {
+  // A plain view: the SDK's buffer type turns into a string when Buffer.from() calls its valueOf().
+  if (out instanceof Uint8Array) return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  // What the HTTP handler writes for a string body.
+  if (typeof out === 'string') return Buffer.from(out, 'utf8');
+  throw new SdkBodyMismatch(`the client's serializer wrote ${out === null ? 'null' : `a ${typeof out}`}, neither bytes nor text`);
+}
+
+/**
  * Adds the turns between the SDK's steps and the write gate to a command (sliced or not): after the last turn, a
  * request whose timeout passed is not written (it throws the abort reason), else `gate.writing()` is called and
- * the request goes to the HTTP handler. False when the command has no middleware stack (nothing gated).
+ * the request goes to the HTTP handler. A second pass (an SDK retry) throws `SdkRetryRefused` with the written
+ * attempt's failure. False when the command has no middleware stack (nothing gated).
  */
 export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldTurn = nextTurn): boolean {
   const stack = stackOf(command);
@@ -156,14 +230,27 @@ export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldT
     TURN_BEFORE_SIGNING,
   );
   let passed = false;
+  let written: { error: unknown } | undefined;
+  stack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        // The written attempt's failure as the SDK reports it (after its deserializer), the one it would retry.
+        if (passed && written === undefined) written = { error };
+        throw error;
+      }
+    },
+    ATTEMPT_FAILURE,
+  );
   stack.add(
     (next) => async (args) => {
       await yieldTurn();
       // The timeout passed during the steps before: nothing was written, and nothing will be.
       gate.signal.throwIfAborted();
-      // A second pass is the SDK retrying a request that may already be stored (a client with maxAttempts > 1):
-      // refused with an error the SDK does not retry and the sink counts as an unknown outcome, never resent.
-      if (passed) throw Object.assign(new Error('PutMetricData request already sent once; not resent'), { name: 'AbortError' });
+      // A second pass is the SDK retrying a request that was written once (a client with maxAttempts > 1): never
+      // written again. The sink decides from the first attempt's failure, as with maxAttempts: 1.
+      if (passed) throw new SdkRetryRefused(written);
       passed = true;
       gate.writing();
       return next(args);
@@ -224,8 +311,15 @@ function sameBytes(body: unknown, expected: Uint8Array): boolean {
 
 function mismatch(body: unknown, expected: Uint8Array): string {
   const bytes = bytesOf(body);
-  const shown = bytes === undefined ? `a ${typeof body} body` : `${bytes.length} bytes (${JSON.stringify(Buffer.from(bytes.subarray(0, 80)).toString('utf8'))})`;
-  return `the AWS SDK wrote ${shown} for an empty PutMetricData, not the ${expected.length} bytes of its serializer (${JSON.stringify(Buffer.from(expected).toString('utf8'))})`;
+  return (
+    `the AWS SDK wrote ${bytes === undefined ? `a ${typeof body} body` : shown(bytes)} for a one-datum PutMetricData, not the ${shown(expected)} ` +
+    "of its serializer (its protocol rewrites the serializer's output, or a middleware of the client changed the datum)"
+  );
+}
+
+/** Length and the first 80 bytes, for a log line. */
+function shown(bytes: Uint8Array): string {
+  return `${bytes.length} bytes (${JSON.stringify(Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(80, bytes.byteLength)).toString('utf8'))})`;
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

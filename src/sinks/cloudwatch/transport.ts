@@ -11,10 +11,14 @@
  * Those slices take turns of the event loop, so a busy host can make the request timeout pass before the request
  * was written. The SDK path reports the moment it hands the request to the HTTP handler (`SendOptions.trackWrite`):
  * a timeout before it is retried (nothing reached CloudWatch), a timeout after it is an unknown outcome.
+ *
+ * A given client may retry (`maxAttempts` > 1): the write gate refuses the SDK's retry, and the request is
+ * classified by its first attempt's failure, exactly as with `maxAttempts: 1`. Whenever the sliced body cannot be
+ * used, `onSdkBodyFallback` says why, once, and the SDK's own body is sent from then on.
  */
 import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
-import { gateCommand, SdkBodyMismatch, slicedBodyFor, type SdkBodyModule, type YieldTurn } from './sdk-body.js';
+import { gateCommand, SdkBodyMismatch, SdkRetryRefused, slicedBodyFor, type SdkBodyModule, type SlicedBody, type YieldTurn } from './sdk-body.js';
 import type { CloudWatchTransport } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
@@ -34,8 +38,8 @@ export interface TransportOptions {
   readonly clientConfig?: Readonly<Record<string, unknown>>;
   /** Turns of the event loop between slices: the sink clock's yield (a microtask in fake-time tests). */
   readonly yieldTurn?: YieldTurn;
-  /** The SDK's body was not the one the sliced path expects: called once, the SDK serializes every body from then on. */
-  readonly onBodyMismatch?: (message: string) => void;
+  /** The sliced body cannot be used (the message says why): called once, the SDK serializes every body from then on. */
+  readonly onSdkBodyFallback?: (message: string) => void;
 }
 
 /** What the publisher passes with each request, beyond the public `signal`. */
@@ -82,24 +86,36 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
       ...options.clientConfig,
     });
   const yieldTurn = options.yieldTurn ?? nextTurn;
-  let sliced = slicedBodyFor(client, sdk, yieldTurn);
-  // Not an SDK client as this sink knows them: its commands cannot be gated, so nothing is tracked either.
-  if (sliced === undefined) return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+  let sliced: SlicedBody | undefined;
+  let fellBack = false;
+  // The SDK's own body from now on, said once.
+  const fallBack = (error: unknown): void => {
+    if (!(error instanceof SdkBodyMismatch)) throw error;
+    sliced = undefined;
+    if (fellBack) return;
+    fellBack = true;
+    options.onSdkBodyFallback?.(error.message);
+  };
+  try {
+    sliced = slicedBodyFor(client, sdk, yieldTurn);
+  } catch (error) {
+    fallBack(error);
+    // Not an SDK client as this sink knows them: its commands cannot be gated, so nothing is tracked either.
+    return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+  }
   return async (input, send: SendOptions) => {
     const { signal } = send;
     const gate = { signal, writing: send.trackWrite?.() ?? noop };
     const path = sliced;
-    const body = await path?.body(input);
-    // Timed out while serializing: nothing was sent, and nothing will be.
-    signal.throwIfAborted();
-    if (path !== undefined && body !== undefined) {
+    if (path !== undefined) {
       try {
-        return await client.send(path.command(input.Namespace, body, gate), { abortSignal: signal });
+        const body = await path.body(input);
+        // Timed out while serializing: nothing was sent, and nothing will be.
+        signal.throwIfAborted();
+        return await client.send(path.command(body, gate), { abortSignal: signal });
       } catch (error) {
-        if (!(error instanceof SdkBodyMismatch)) throw error;
         // Thrown before the write gate: nothing was sent. The SDK's own body from now on.
-        if (sliced !== undefined) options.onBodyMismatch?.(error.message);
-        sliced = undefined;
+        fallBack(error);
         signal.throwIfAborted();
       }
     }
@@ -184,6 +200,11 @@ interface ErrorShape {
 }
 
 export function classify(error: unknown): Failure {
+  // The client's own retry, refused by the write gate: the request is what its written attempt's failure says.
+  if (error instanceof SdkRetryRefused && error.firstAttempt !== undefined) {
+    const first = classify(error.firstAttempt.error);
+    return { ...first, message: `${first.message} (the client's retry of it was not sent)` };
+  }
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const name = typeof e.name === 'string' ? e.name : '';
