@@ -10,6 +10,14 @@
  * apps. Here the apps share the process (its CPU, its memory layout, its load) but not the isolate; a bare-vs-bare
  * control (`--compare control`) shows the harness's resolution.
  *
+ * Caveat, found with it (2026-11-28): in a worker isolate, process.nextTick's tick-object literal often ends up
+ * with megamorphic feedback (`%DebugPrint(process.nextTick)`: the DefineKeyedOwnPropertyInLiteral slots after the
+ * first), so every tick object is built through the runtime: nextTick's self time 10x, +20-30 % CPU per request
+ * for the whole isolate. It happened in almost every isolate that had started scalesignal's Prometheus sink and
+ * served through a Fastify hook (a no-op hook as much as the plugin), and in some bare ones; a main-thread server
+ * under the same load stayed monomorphic every time (6 of 6, scalesignal or bare). So this harness measures what
+ * running in a worker does to node's own code as much as what scalesignal adds; main-thread services: bench:http.
+ *
  *   npm run bench:http:isolates                                     # Fastify hello, scalesignal vs bare, 3 processes
  *   npm run bench:http:isolates -- --compare control                # bare vs bare
  *   npm run bench:http:isolates -- --compare noop-hook              # an isolate with scalesignal started and only a no-op hook
