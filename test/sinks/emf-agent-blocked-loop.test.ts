@@ -127,3 +127,113 @@ describe('EMF over TCP with the host event loop blocked right after a write', ()
     expect(counts).toMatchObject({ accepted: 1, sent: 1, failed: 0, dropped: 0 });
   });
 });
+
+/**
+ * The agent reads the first document, stops reading (a large second document then stalls in the socket buffers),
+ * and resets the connection when told; used to put a reset in the kernel while the host's loop is blocked, right
+ * before the stalled write's timeout fires.
+ */
+const STALLING_AGENT = `
+const { createServer } = require('node:net');
+const { parentPort } = require('node:worker_threads');
+let first;
+let connections = 0;
+const server = createServer((socket) => {
+  connections++;
+  let text = '';
+  if (connections === 1) {
+    first = socket;
+    socket.on('data', (chunk) => {
+      if (text.includes('\\n')) return;
+      text += chunk.toString('utf8');
+      const end = text.indexOf('\\n');
+      if (end >= 0) {
+        socket.pause();
+        parentPort.postMessage({ line: text.slice(0, end) });
+      }
+    });
+  } else {
+    let bytes = 0;
+    socket.on('data', (chunk) => {
+      let from = 0;
+      let end;
+      while ((end = chunk.indexOf(10, from)) >= 0) {
+        parentPort.postMessage({ line: 'bytes:' + (bytes + end - from) });
+        bytes = 0;
+        from = end + 1;
+      }
+      bytes += chunk.length - from;
+    });
+  }
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (message) => {
+  if (message === 'reset') setTimeout(() => first.resetAndDestroy(), 100);
+});
+`;
+
+describe('EMF over TCP: a stalled write abandoned after the loop was blocked', () => {
+  it('a reset that arrived while the loop was blocked still fails the documents written before on that connection', async () => {
+    const worker = new Worker(STALLING_AGENT, { eval: true });
+    agents.push(worker);
+    const lines: string[] = [];
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('message', (message: { port?: number; line?: string }) => {
+        if (message.port !== undefined) resolve(message.port);
+        else lines.push(message.line!);
+      });
+    });
+    const small = '{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[]},"work":1}';
+    // Larger than the loopback socket buffers on both ends, so its write makes no progress once the agent pauses.
+    const big = `{"_aws":{"Timestamp":2000,"CloudWatchMetrics":[]},"pad":"${'x'.repeat(48 << 20)}"}`;
+    const tcp = agentWriter(parseAgentEndpoint(`tcp://127.0.0.1:${port}`));
+    let blocked = false;
+    const writer: DocumentWriter = {
+      graceMs: tcp.graceMs,
+      write(document) {
+        if (document === big && !blocked) {
+          blocked = true;
+          // While the big write stalls: the agent resets (in ~100 ms), and this loop is blocked from before that
+          // until past the write's timeout. Blocked in the check phase, so the next turn starts with the timers:
+          // the write's timeout runs before any poll could read the reset.
+          setTimeout(() => {
+            setImmediate(() => {
+              worker.postMessage('reset');
+              spin(TIMEOUT_MS);
+            });
+          }, TIMEOUT_MS / 2);
+        }
+        return tcp.write(document);
+      },
+      abandon: () => tcp.abandon(),
+      confirm: (written, observedThrough) => tcp.confirm!(written, observedThrough),
+      close: () => tcp.close(),
+    };
+    const ledger = new WindowLedger();
+    const delivery = new EmfDelivery({
+      name: 'emf',
+      writer,
+      // eslint-disable-next-line require-yield
+      build: function* (w) {
+        return [w.start === 1000 ? small : big];
+      },
+      ledger,
+      timeoutMs: TIMEOUT_MS,
+      maxBacklog: 10,
+      maxBacklogBytes: 1 << 30,
+      logger: { warn: () => undefined },
+    });
+    delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+    delivery.accept([window(2000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+    await delivery.flush(10_000);
+    await delivery.shutdown(100);
+    // The agent had the first document, then reset the connection: it may have dropped it, so it is not sent.
+    expect(lines[0]).toBe(small);
+    // The second, whose write was abandoned, went again on a new connection, whole, once.
+    expect(lines.slice(1)).toEqual([`bytes:${Buffer.byteLength(big)}`]);
+    expect(ledger.counts).toMatchObject({ accepted: 2, sent: 1, failed: 1, dropped: 0 });
+  }, 20_000);
+});
+
+const TIMEOUT_MS = 400;

@@ -270,6 +270,12 @@ export class EmfDelivery {
     clearTimeout(timer);
     if (first !== undefined) return first;
     this.counts.writesTimedOut++;
+    // A poll phase first: abandoning destroys the connection, and an agent's close (or reset) of it still unread
+    // would then never be seen, so documents written on it before would count sent. observe() gives them their
+    // verdicts after a poll has read it; the write may complete meanwhile, then nothing is abandoned.
+    await this.observe();
+    const late = await Promise.race([pending, Promise.resolve(undefined)]);
+    if (late !== undefined) return late;
     if (this.o.writer.abandon()) return pending;
     // Stalled (stdout, a user function): nothing else is written until this write completes.
     this.report('stalled', `a document write made no progress within ${this.o.timeoutMs} ms; holding further documents until it completes`);
