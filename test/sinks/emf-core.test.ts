@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import { emfSink } from '../../src/sinks/emf.js';
 import { emfMetrics, validateEmf } from '../helpers/emf-validator.js';
+import { WindowLedger } from '../../src/sinks/aws/ledger.js';
+import { EmfDelivery } from '../../src/sinks/emf/delivery.js';
+import type { DocumentWriter } from '../../src/sinks/emf/writer.js';
+import { series, window } from '../helpers/windows.js';
 
 describe('createMetrics + emfSink', () => {
   it('counters, gauges and histograms recorded by a service become valid EMF with the recorded values', async () => {
@@ -35,5 +39,42 @@ describe('createMetrics + emfSink', () => {
     // p50 of 6 values is the 3rd (0.51), within the histogram's 0.54 % relative error.
     expect(Math.abs((at('job.duration.p50').value as number) / 0.51 - 1)).toBeLessThan(0.0055);
     expect(at('jobs.inflight').value).toBe(3);
+  });
+});
+
+describe('EMF delivery with a writer that cannot confirm', () => {
+  it('a document it reports written counts sent once, and flush() does not wait for a verdict that cannot come', async () => {
+    const lines: string[] = [];
+    const writer: DocumentWriter = {
+      write: async (document) => {
+        lines.push(document);
+        return { result: 'written', at: performance.now() };
+      },
+      abandon: () => false,
+      close: () => undefined,
+    };
+    const ledger = new WindowLedger();
+    const delivery = new EmfDelivery({
+      name: 'emf',
+      writer,
+      // eslint-disable-next-line require-yield
+      build: function* () {
+        return ['{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]},"work":1}'];
+      },
+      ledger,
+      timeoutMs: 1000,
+      maxBacklog: 10,
+      maxBacklogBytes: 1 << 20,
+      logger: { warn: () => undefined },
+    });
+    delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+    const started = performance.now();
+    await delivery.flush(5000);
+    const flushMs = performance.now() - started;
+    await delivery.shutdown(100);
+    // Not the 5 s deadline: nothing was left waiting for a verdict.
+    expect(flushMs).toBeLessThan(2500);
+    expect(lines).toHaveLength(1);
+    expect(ledger.counts).toMatchObject({ accepted: 1, sent: 1, failed: 0 });
   });
 });

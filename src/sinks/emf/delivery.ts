@@ -299,6 +299,11 @@ export class EmfDelivery {
         this.documentSettled(entry);
         return;
       case 'written':
+        // A writer that cannot confirm would leave the document waiting for a verdict forever: it counts sent.
+        if (this.o.writer.confirm === undefined) {
+          this.apply(entry, { ...written, result: 'sent' });
+          return;
+        }
         entry.next++;
         entry.touched = true;
         entry.busy++;
