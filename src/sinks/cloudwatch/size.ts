@@ -10,24 +10,24 @@ const DATUM_MARGIN = 16;
 const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** Exact size of a JSON string literal, quotes included. */
-export function stringBytes(text: string): number {
+function jsonStringLiteralBytes(text: string): number {
   if (PLAIN.test(text)) return text.length + 2;
   return Buffer.byteLength(JSON.stringify(text));
 }
 
 /** `{"Namespace":"…","MetricData":[]}` */
 export function envelopeBytes(namespace: string): number {
-  return 30 + stringBytes(namespace);
+  return 30 + jsonStringLiteralBytes(namespace);
 }
 
 /** Everything but the values: name, dimensions, timestamp, unit, resolution, separators, margin. */
 export function fixedBytes(name: string, dimensions: readonly Dimension[] | undefined, unit: string | undefined, resolution: number | undefined): number {
   // {"MetricName":"…","Timestamp":1700000000.123}, plus the comma between datums
-  let n = 30 + stringBytes(name) + 14 + 1 + DATUM_MARGIN;
+  let n = 30 + jsonStringLiteralBytes(name) + 14 + 1 + DATUM_MARGIN;
   if (dimensions !== undefined && dimensions.length > 0) {
     // ,"Dimensions":[ … ] and {"Name":"…","Value":"…"}, per dimension
     n += 16;
-    for (const d of dimensions) n += 20 + stringBytes(d.Name) + stringBytes(d.Value);
+    for (const d of dimensions) n += 20 + jsonStringLiteralBytes(d.Name) + jsonStringLiteralBytes(d.Value);
   }
   if (unit !== undefined) n += 10 + unit.length;
   if (resolution !== undefined) n += 23;
