@@ -100,8 +100,12 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
     sliced = slicedBodyFor(client, sdk, yieldTurn);
   } catch (error) {
     fallBack(error);
-    // Not an SDK client as this sink knows them: its commands cannot be gated, so nothing is tracked either.
-    return (input, { signal }) => client.send(new sdk.PutMetricDataCommand(input), { abortSignal: signal });
+    // No schema serializer to slice with, but the command is still gated (an SDK retry is never sent).
+    return (input, send: SendOptions) => {
+      const command = new sdk.PutMetricDataCommand(input);
+      gateCommand(command, { signal: send.signal, writing: send.trackWrite?.() ?? noop }, yieldTurn);
+      return client.send(command, { abortSignal: send.signal });
+    };
   }
   return async (input, send: SendOptions) => {
     const { signal } = send;
