@@ -8,11 +8,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WindowLedger } from '../../src/sinks/aws/ledger.js';
+import type { WindowLedger } from '../../src/sinks/aws/ledger.js';
 import { agentWriter, parseAgentEndpoint, PEER_CLOSE_GRACE_MS } from '../../src/sinks/emf/agent-client.js';
-import { EmfDelivery } from '../../src/sinks/emf/delivery.js';
 import type { DocumentWriter } from '../../src/sinks/emf/writer.js';
-import { series, window } from '../helpers/windows.js';
+import { counterWindow, emfDelivery } from '../helpers/emf-delivery.js';
 
 const AGENT = `
 const { createServer } = require('node:net');
@@ -86,21 +85,8 @@ function blockingAfterWrite(port: number, blockMs: number): { writer: DocumentWr
 }
 
 async function deliverOne(writer: DocumentWriter): Promise<WindowLedger['counts']> {
-  const ledger = new WindowLedger();
-  const delivery = new EmfDelivery({
-    name: 'emf',
-    writer,
-    // eslint-disable-next-line require-yield
-    build: function* () {
-      return ['{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]},"work":1}'];
-    },
-    ledger,
-    timeoutMs: 2000,
-    maxBacklog: 10,
-    maxBacklogBytes: 1 << 20,
-    logger: { warn: () => undefined },
-  });
-  delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+  const { delivery, ledger } = emfDelivery(writer, { timeoutMs: 2000 });
+  delivery.accept([counterWindow(1000)], undefined);
   await delivery.flush(3000);
   await delivery.shutdown(100);
   return ledger.counts;
@@ -210,22 +196,13 @@ describe('EMF over TCP: a stalled write abandoned after the loop was blocked', (
       confirm: (written, observedThrough) => tcp.confirm!(written, observedThrough),
       close: () => tcp.close(),
     };
-    const ledger = new WindowLedger();
-    const delivery = new EmfDelivery({
-      name: 'emf',
-      writer,
-      // eslint-disable-next-line require-yield
-      build: function* (w) {
-        return [w.start === 1000 ? small : big];
-      },
-      ledger,
+    const { delivery, ledger } = emfDelivery(writer, {
       timeoutMs: TIMEOUT_MS,
-      maxBacklog: 10,
       maxBacklogBytes: 1 << 30,
-      logger: { warn: () => undefined },
+      build: (w) => [w.start === 1000 ? small : big],
     });
-    delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
-    delivery.accept([window(2000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+    delivery.accept([counterWindow(1000)], undefined);
+    delivery.accept([counterWindow(2000)], undefined);
     await delivery.flush(10_000);
     await delivery.shutdown(100);
     // The agent had the first document, then reset the connection: it may have dropped it, so it is not sent.

@@ -3,10 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/index.js';
 import { emfSink } from '../../src/sinks/emf.js';
 import { emfMetrics, validateEmf } from '../helpers/emf-validator.js';
-import { WindowLedger } from '../../src/sinks/aws/ledger.js';
-import { EmfDelivery } from '../../src/sinks/emf/delivery.js';
 import type { DocumentWriter } from '../../src/sinks/emf/writer.js';
-import { series, window } from '../helpers/windows.js';
+import { counterWindow, emfDelivery } from '../helpers/emf-delivery.js';
 
 describe('createMetrics + emfSink', () => {
   it('counters, gauges and histograms recorded by a service become valid EMF with the recorded values', async () => {
@@ -53,21 +51,8 @@ describe('EMF delivery with a writer that cannot confirm', () => {
       abandon: () => false,
       close: () => undefined,
     };
-    const ledger = new WindowLedger();
-    const delivery = new EmfDelivery({
-      name: 'emf',
-      writer,
-      // eslint-disable-next-line require-yield
-      build: function* () {
-        return ['{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]},"work":1}'];
-      },
-      ledger,
-      timeoutMs: 1000,
-      maxBacklog: 10,
-      maxBacklogBytes: 1 << 20,
-      logger: { warn: () => undefined },
-    });
-    delivery.accept([window(1000, [series({ name: 'work', kind: 'counter', count: 1, sum: 1 })])], undefined);
+    const { delivery, ledger } = emfDelivery(writer, { timeoutMs: 1000 });
+    delivery.accept([counterWindow(1000)], undefined);
     const started = performance.now();
     await delivery.flush(5000);
     const flushMs = performance.now() - started;
