@@ -7,17 +7,21 @@
  *   failed and never resent (a resend would double CloudWatch's Sum);
  * - a client with SDK retries on (maxAttempts: 3) still puts a request on the network once: stored and then reset,
  *   it is one copy, counted unknown and never resent; refused before storing (throttling, a 500), the sink resends
- *   it in its own slot, one copy;
- * - the sliced body (cloudwatch/sdk-body.ts) replaces the SDK's only when the SDK's own body is the one expected
- *   and no middleware of the client changed the input: with an SDK whose serialization differs, or a middleware
- *   that rewrites the input, what arrives is the SDK's own body (with the rewrite applied to every datum); every
- *   fallback (also a serializer that cannot be sliced with, a client-like object) is counted and logged once;
+ *   it in its own slot, one copy, at once even when the SDK's retry backoff is longer than the sink's timeout;
+ * - a 5xx answer is taken to mean nothing was stored (the SDK's own rule): pinned by a test;
+ * - the sliced body (cloudwatch/sdk-body.ts) replaces the SDK's only when the client has no middleware of its own
+ *   before serialization, the SDK's own body is the one expected and no middleware changed the input: with a
+ *   user's middleware there (even one that leaves the first datum alone), an SDK whose serialization differs, or an
+ *   SDK-named middleware that rewrites the input, what arrives is the SDK's own body (with the rewrite applied to
+ *   every datum); every fallback (also a serializer that cannot be sliced with, a client-like object) is counted
+ *   and logged once;
  * - under fake timers (every global timer frozen), the SDK path takes its turns through the sink clock's `yield`,
  *   as the rest of the sink does, so a request still goes out.
  */
 import { CloudWatchClient, PutMetricDataCommand, PutMetricDataInput$ } from '@aws-sdk/client-cloudwatch';
 // The SDK's first JSON codec (its serializer's flush() returns the JSON text), from the package the SDK is built on.
 import { JsonCodec } from '@smithy/core/protocols';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Window } from '../../src/core/window.js';
 import { cloudWatchSink, type CloudWatchClock, type CloudWatchSinkOptions } from '../../src/sinks/cloudwatch.js';
@@ -183,7 +187,17 @@ function expectStoredOnce(cw: CloudWatchServer, w: Window): void {
 }
 
 describe('a client with SDK retries on (maxAttempts: 3): a request reaches the network once', () => {
-  it('stored, then the connection reset: the SDK retry is refused, the window counted unknown, one copy stored', async () => {
+  const clients = [
+    { what: 'the SDK client (sliced body)', wrap: (c: CloudWatchClient) => c, fallbacks: 0 },
+    // No schema serializer to slice with: the SDK's own body, through the same write gate.
+    {
+      what: 'a client-like wrapper (the SDK body)',
+      wrap: (c: CloudWatchClient) => ({ send: (command: unknown, options?: { abortSignal?: AbortSignal }) => c.send(command as never, options) }),
+      fallbacks: 1,
+    },
+  ];
+
+  it.each(clients)('$what: stored, then the connection reset: not retried, the window counted unknown, one copy stored', async ({ wrap, fallbacks }) => {
     let first = true;
     const cw = await cloudWatch({
       afterStore: () => {
@@ -193,7 +207,7 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
       },
     });
     const { logger, warnings } = logs();
-    const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
+    const sink = sinkTo({ client: wrap(client(cw.url, 3)), logger, requestTimeoutMs: 5000 });
     const r = receipt();
     const w = counterWindow(thisSecond() - 2000);
     sink.export([w], r);
@@ -212,8 +226,43 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
     expect(s.requests_sent).toBe(0);
     expect(s.datapoints_sent).toBe(0);
     expect(s.requests_failed).toBe(0);
-    // The reset, as the SDK reports it ("socket hang up"), decides; the SDK's retry is named as not sent.
-    expect(warnings.filter((m) => /outcome unknown \(TimeoutError: socket hang up \(the client's retry of it was not sent\)\)/.test(m))).toHaveLength(1);
+    expect(s.sdk_body_fallbacks).toBe(fallbacks);
+    // The reset, as the SDK reports it ("socket hang up"), decides.
+    expect(warnings.filter((m) => /outcome unknown \(TimeoutError: socket hang up\)/.test(m))).toHaveLength(1);
+  });
+
+  it('a throttle with a retry backoff longer than the request timeout: sent again by the sink at once, not lost to the timeout', async () => {
+    let first = true;
+    const cw = await cloudWatch({
+      inject: () => {
+        if (!first) return undefined;
+        first = false;
+        return { status: 400, code: 'Throttling' };
+      },
+    });
+    const { endpoint, region, clientConfig } = loopbackSinkOptions(cw.url);
+    // The SDK would sleep 3 s before its retry: longer than the sink's 2 s timeout.
+    const c = new CloudWatchClient({ endpoint, region, ...clientConfig, retryStrategy: new ConfiguredRetryStrategy(3, () => 3000) });
+    cleanups.push(() => c.destroy());
+    const { logger } = logs();
+    const sink = sinkTo({ client: c, logger, requestTimeoutMs: 2000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(15_000);
+
+    // Before, the SDK slept 3 s in its retry, the sink's timeout passed during the sleep, and the window was counted
+    // unknown and lost. The throttle now goes straight back to the sink, which sends it again in its next slot.
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
+    expect(cw.requests.map((q) => [q.status, q.error])).toEqual([
+      [400, 'Throttling'],
+      [200, undefined],
+    ]);
+    expectStoredOnce(cw, w);
+    const s = sink.stats();
+    expect(s.requests_throttled).toBe(1);
+    expect(s.requests_unknown).toBe(0);
+    expect(s.requests_sent).toBe(1);
   });
 
   // CloudWatch answers these before storing anything: the sink sends the datums again itself, in its own slot (as
@@ -254,6 +303,36 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
   });
 });
 
+describe('the 5xx rule: an answer with 5xx is taken to mean nothing was stored', () => {
+  // CloudWatch is not known to store a request and answer it 5xx, and the AWS SDK's own retries assume it does not.
+  // This pins what the sink does if a server breaks the rule, so that changing the rule is a decision, not an accident:
+  // it resends, and that server holds the datums twice (documented in transport.ts's classification).
+  it('a server that stores, then answers 500: the window is sent again and counted sent once; that server holds two copies', async () => {
+    let first = true;
+    const cw = await cloudWatch({
+      afterStore: () => {
+        if (!first) return undefined;
+        first = false;
+        return { status: 500, code: 'InternalServiceError' };
+      },
+    });
+    const { logger } = logs();
+    const sink = sinkTo({ client: client(cw.url), logger, requestTimeoutMs: 5000 });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(15_000);
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
+    expect(cw.requests.map((q) => q.status)).toEqual([500, 200]);
+    expect(cw.accepted).toHaveLength(2 * ROUTES);
+    const s = sink.stats();
+    expect(s.requests_failed).toBe(1);
+    expect(s.requests_sent).toBe(1);
+    expect(s.datapoints_sent).toBe(ROUTES);
+  });
+});
+
 type Datum = { MetricName: string; Dimensions?: Array<{ Name: string; Value: string }>; Timestamp?: Date; Value?: number; StorageResolution?: number };
 type Input = { Namespace: string; MetricData: Datum[] };
 type Middleware = (next: (args: { input: Input }) => Promise<unknown>) => (args: { input: Input }) => Promise<unknown>;
@@ -263,13 +342,24 @@ function beforeSerialization(c: CloudWatchClient, name: string, middleware: Midd
   c.middlewareStack.add(middleware as never, { step: 'initialize', name });
 }
 
-/** The MetricData length of every command the client was handed (what its middlewares and logger see). */
+/**
+ * Puts a middleware in place of the SDK's own logger middleware: one before serialization that the sink cannot tell
+ * from the SDK's (as a future SDK middleware that fills in datums would be), so only the probe can show what it does.
+ */
+function asSdkMiddleware(c: CloudWatchClient, middleware: Middleware): void {
+  c.middlewareStack.add(middleware as never, { step: 'initialize', name: 'loggerMiddleware', override: true });
+}
+
+/** The MetricData length of every command the client was handed (what its logger sees), read after serialization. */
 function commandSizes(c: CloudWatchClient): number[] {
   const sizes: number[] = [];
-  beforeSerialization(c, 'testCommandSizes', (next) => (args) => {
-    sizes.push(args.input.MetricData.length);
-    return next(args);
-  });
+  c.middlewareStack.add(
+    ((next: (args: { input: Input }) => Promise<unknown>) => (args: { input: Input }) => {
+      sizes.push(args.input.MetricData.length);
+      return next(args);
+    }) as never,
+    { step: 'build', name: 'testCommandSizes' },
+  );
   return sizes;
 }
 
@@ -328,16 +418,17 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
   const rewrites = [
     {
       what: 'a dimension added to every datum (a new input)',
-      reason: /a middleware of the client changed the PutMetricData input/,
+      probeReason: /a middleware of the client changed the PutMetricData input/,
       middleware: ((next) => (args) =>
         next({ ...args, input: { ...args.input, MetricData: args.input.MetricData.map((d) => ({ ...d, Dimensions: [...(d.Dimensions ?? []), CLUSTER] })) } })) as Middleware,
       namespace: 'test-service',
       check: (d: ReceivedDatum) => expect(d.Dimensions).toContainEqual(CLUSTER),
       extra: 0,
+      dropped: 0,
     },
     {
       what: 'every datum changed in place (standard resolution)',
-      reason: /AWS SDK wrote .* or a middleware of the client changed the datum/,
+      probeReason: /AWS SDK wrote .* or a middleware of the client changed the datum/,
       middleware: ((next) => (args) => {
         for (const d of args.input.MetricData) d.StorageResolution = 60;
         return next(args);
@@ -345,42 +436,92 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
       namespace: 'test-service',
       check: (d: ReceivedDatum) => expect(d.StorageResolution).toBe(60),
       extra: 0,
+      dropped: 0,
     },
     {
       what: 'another namespace and one datum more',
-      reason: /a middleware of the client changed the PutMetricData input/,
+      probeReason: /a middleware of the client changed the PutMetricData input/,
       middleware: ((next) => (args) =>
         next({ ...args, input: { Namespace: 'Rewritten', MetricData: [...args.input.MetricData, { MetricName: HEARTBEAT_NAME, Timestamp: new Date(), Value: 1 }] } })) as Middleware,
       namespace: 'Rewritten',
       check: () => undefined,
       extra: 1,
+      dropped: 0,
+    },
+    {
+      // The probe (the first datum) passes through untouched: only the middleware check shows this one.
+      what: 'datums filtered by their content, the first one kept',
+      probeReason: undefined,
+      middleware: ((next) => (args) =>
+        next({ ...args, input: { ...args.input, MetricData: args.input.MetricData.filter((d) => d.Dimensions?.find((x) => x.Name === 'route')?.Value !== '/r7') } })) as Middleware,
+      namespace: 'test-service',
+      check: (d: ReceivedDatum) => expect(d.Dimensions.find((x) => x.Name === 'route')?.Value).not.toBe('/r7'),
+      extra: 0,
+      dropped: 1,
     },
   ];
 
-  it.each(rewrites)('$what: what arrives is the rewrite of what was recorded; the fallback counted and logged once', async ({ reason, middleware, namespace, check, extra }) => {
+  async function rewritten(register: (c: CloudWatchClient) => void) {
     const cw = await cloudWatch();
     const c = client(cw.url);
-    beforeSerialization(c, 'userRewrite', middleware);
+    register(c);
     const { logger, warnings } = logs();
     const sink = sinkTo({ client: c, logger });
     const r = receipt();
     const windows = await exportOneByOne(sink, r);
+    return { cw, sink, r, windows, warnings };
+  }
 
+  function expectRewriteOfRecorded({ cw, r, windows }: Awaited<ReturnType<typeof rewritten>>, rewrite: (typeof rewrites)[number]): void {
     expect([...r.outcomes.values()]).toEqual(['sent', 'sent']);
     // One request per window, every one rewritten (the first too: the sliced attempt never left the process).
     expect(cw.requests.map((q) => [q.status, q.namespace])).toEqual([
-      [200, namespace],
-      [200, namespace],
+      [200, rewrite.namespace],
+      [200, rewrite.namespace],
     ]);
     const recorded = cw.accepted.filter((d) => d.MetricName !== HEARTBEAT_NAME);
-    for (const d of recorded) check(d);
-    expect(cw.accepted.length - recorded.length).toBe(2 * extra);
+    for (const d of recorded) rewrite.check(d);
+    expect(cw.accepted.length - recorded.length).toBe(2 * rewrite.extra);
     const stored = storedOnce(recorded);
-    expect(stored.size).toBe(2 * ROUTES);
-    for (const w of windows) for (let i = 0; i < ROUTES; i++) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
-    expect(sink.stats().sdk_body_fallbacks).toBe(1);
-    expect(warnings.filter((m) => reason.test(m))).toHaveLength(1);
-    expect(warnings.filter((m) => /in one piece/.test(m))).toHaveLength(1);
+    expect(stored.size).toBe(2 * (ROUTES - rewrite.dropped));
+    for (const w of windows) {
+      for (let i = 0; i < ROUTES; i++) {
+        if (rewrite.dropped === 0 || i !== 7) expect(stored.get(`/r${i}@${w.timestamp}`)).toBe((w.timestamp / 1000) % 1000);
+      }
+    }
+  }
+
+  it.each(rewrites)("$what (the user's middleware): what arrives is the rewrite of what was recorded; never sliced, said once", async (rewrite) => {
+    const run = await rewritten((c) => beforeSerialization(c, 'userRewrite', rewrite.middleware));
+    expectRewriteOfRecorded(run, rewrite);
+    expect(run.sink.stats().sdk_body_fallbacks).toBe(1);
+    const reported = run.warnings.filter((m) => /middleware that sees the PutMetricData input before serialization \(userRewrite - initialize\)/.test(m));
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatch(/in one piece/);
+  });
+
+  it.each(rewrites.filter((r) => r.probeReason !== undefined))(
+    '$what (under the name of an SDK middleware): the probe shows it; the rewrite applies to every datum, said once',
+    async (rewrite) => {
+      const run = await rewritten((c) => asSdkMiddleware(c, rewrite.middleware));
+      expectRewriteOfRecorded(run, rewrite);
+      expect(run.sink.stats().sdk_body_fallbacks).toBe(1);
+      expect(run.warnings.filter((m) => rewrite.probeReason!.test(m))).toHaveLength(1);
+      expect(run.warnings.filter((m) => /in one piece/.test(m))).toHaveLength(1);
+    },
+  );
+
+  it("middleware the SDK places itself, and the user's after serialization, leave the body sliced", async () => {
+    const cw = await cloudWatch();
+    const c = client(cw.url);
+    const sizes = commandSizes(c);
+    const { logger, warnings } = logs();
+    const sink = sinkTo({ client: c, logger });
+    await exportOneByOne(sink, receipt());
+    expect(sizes).toEqual([1, 1]);
+    expect(sink.stats().sdk_body_fallbacks).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(storedOnce(cw.accepted).size).toBe(2 * ROUTES);
   });
 });
 

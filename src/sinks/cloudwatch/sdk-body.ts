@@ -11,24 +11,28 @@
  * its serializer, and the slices' MetricData items are joined into one array (test/sinks/aws-sliced.test.ts
  * compares the two).
  *
+ * A client middleware that runs before serialization (initialize or serialize step) would be handed only the
+ * probe, and what it does by content (filter datums, rewrite some) would not reach the others. So a client whose
+ * `middlewareStack.identify()` lists one that is not the SDK's own is never sliced: the SDK's own body goes out for
+ * the whole input, and the middleware sees every datum.
+ *
  * The probe is a copy of the first datum with its Values and Counts cut to their first pair (~6 µs to serialize,
- * where a 150-value histogram takes ~20 µs), not an empty MetricData: a client middleware
- * that rewrites the input (a namespace, a dimension added to every datum, datums added or filtered) must not be
- * undone by the swap. The swap happens only when, after the SDK's serializer, the input still holds that probe
- * (same array, same object, nothing added) and the SDK's body is exactly, byte for byte, the serializer's body for
- * it. Anything else (a middleware that changed the input; an SDK whose protocol rewrites or wraps the serializer's
- * output) throws `SdkBodyMismatch` before anything is written, and the caller sends the SDK's own body for the
- * whole input from then on, so the middleware's rewrite applies to every datum. Not detected: a middleware that
- * changes, in place, only datums other than the first. A client's own logger sees the request with the probe only.
+ * where a 150-value histogram takes ~20 µs), not an empty MetricData: it is what shows a rewrite that the check
+ * above cannot see (the SDK's own middlewares, a protocol that rewrites or wraps the serializer's output). The swap
+ * happens only when, after the SDK's serializer, the input still holds that probe (same array, same object, nothing
+ * added) and the SDK's body is exactly, byte for byte, the serializer's body for it. Anything else throws
+ * `SdkBodyMismatch` before anything is written, and the caller sends the SDK's own body for the whole input from then
+ * on. A client's own logger sees the request with the probe only.
  *
  * The rest of the SDK's pipeline is split by turns of the loop too, between its steps: gzip (itself on libuv's
  * thread pool) and the build middlewares; SigV4 (a SHA-256 of the compressed body); the HTTP write. Without the
  * turns those run as one ~1.5 ms stretch, right after the previous request's response. The last turn is also the
  * write gate: a request whose timeout passed before it is never handed to the HTTP handler, and one that passes it
- * is reported written (see `WriteGate`). The gate lets a request through once: an SDK retry (a client with
- * `maxAttempts` > 1) is refused with `SdkRetryRefused`, which the SDK never retries, carrying the first attempt's
- * failure so the sink treats it as it would with `maxAttempts: 1` (resent by its own pacing when that answer says
- * nothing was stored, else an unknown outcome, never resent).
+ * is reported written (see `WriteGate`). The gate lets a request through once: the written attempt's failure comes
+ * back wrapped in `WrittenAttemptFailed`, which the SDK never retries, so a client with `maxAttempts` > 1 behaves
+ * as with `maxAttempts: 1`, at once (no SDK backoff to sit out before the sink's own timeout): the sink resends by
+ * its own pacing when that answer says nothing was stored, else the outcome is unknown and never resent. A second
+ * pass all the same (an SDK that retries anyway) is refused the same way.
  *
  * When the client or the SDK does not look as expected (no schema serializer: an older SDK, a client-like object;
  * a serializer that throws or writes neither bytes nor text; a body not of the joinable shape: a future protocol
@@ -100,13 +104,13 @@ export class SdkBodyMismatch extends Error {
 }
 
 /**
- * An SDK retry of a request the write gate had already let through: refused, never written. Named `AbortError`
- * because the SDK's retry strategy never retries one, whatever its cause. `firstAttempt` holds the failure of the
- * attempt that was written (the SDK's error), when the gate saw it: what the request's outcome is.
+ * The failure of a request's written attempt, as the SDK reported it (`failure.error`), or undefined for a second
+ * pass whose first failure was not seen. Named `AbortError` because the SDK's retry strategy never retries one. No
+ * `cause`: some retry strategies look through it and would retry the wrapped throttle or reset.
  */
-export class SdkRetryRefused extends Error {
-  constructor(readonly firstAttempt: { readonly error: unknown } | undefined) {
-    super('PutMetricData request already sent once; the SDK retry is refused', firstAttempt === undefined ? undefined : { cause: firstAttempt.error });
+export class WrittenAttemptFailed extends Error {
+  constructor(readonly failure: { readonly error: unknown } | undefined) {
+    super(`PutMetricData request failed after it was written${failure === undefined ? '' : ` (${String(failure.error)})`}; not retried by the SDK`);
     this.name = 'AbortError';
   }
 }
@@ -140,6 +144,13 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
   };
   return {
     async body(input, sliceMs = SLICE_MS) {
+      // Checked on every request: a middleware can be added to the client at any time.
+      const foreign = foreignInputMiddlewares(client);
+      if (foreign.length > 0) {
+        throw new SdkBodyMismatch(
+          `the client has middleware that sees the PutMetricData input before serialization (${foreign.join(', ')}); it would see only the first datum of a sliced body`,
+        );
+      }
       // Infinity: never yields (the unsliced path, for benchmarks).
       const turn = sliceMs === Number.POSITIVE_INFINITY ? noTurn : yieldTurn;
       // On a turn of its own: the caller is usually still handling the previous request's response.
@@ -189,6 +200,49 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
   };
 }
 
+/** The SDK's own middlewares that see the input before serialization: none of them changes a datum. */
+const SDK_INPUT_MIDDLEWARES = new Set(['loggerMiddleware', 'serializerMiddleware', 'endpointV2Middleware', 'httpAuthSchemeMiddleware']);
+const INPUT_STEPS = new Set(['initialize', 'serialize']);
+
+/**
+ * The client's middlewares (as `middlewareStack.identify()` names them) that run before serialization and are not
+ * the SDK's own: a user's or a library's middleware there may filter or rewrite datums by their content, and it would
+ * be handed only the probe. One placed relative to a middleware this cannot place counts as running before.
+ */
+function foreignInputMiddlewares(client: unknown): string[] {
+  const stack = (client as { middlewareStack?: { identify?: unknown } } | undefined)?.middlewareStack;
+  if (typeof stack?.identify !== 'function') return [];
+  let entries: unknown;
+  try {
+    entries = (stack.identify as () => unknown).call(stack);
+  } catch (error) {
+    return [`identify() failed: ${String(error)}`];
+  }
+  if (!Array.isArray(entries)) return [];
+  // "name - step", "name (a.k.a. alias,alias) - step", "name - before other" / "name - after other".
+  const placed = entries.map((entry) => {
+    const text = String(entry);
+    const at = text.lastIndexOf(' - ');
+    const head = at < 0 ? text : text.slice(0, at);
+    const aka = / \(a\.k\.a\. ([^)]*)\)$/.exec(head);
+    const name = aka === null ? head : head.slice(0, aka.index);
+    return { text, names: [name, ...(aka === null ? [] : aka[1].split(','))], where: at < 0 ? '' : text.slice(at + 3) };
+  });
+  const stepOf = (where: string, depth: number): string | undefined => {
+    const relation = /^(?:before|after) (.+)$/.exec(where);
+    if (relation === null) return where;
+    const target = placed.find((p) => p.names.includes(relation[1]));
+    return target === undefined || depth > 8 ? undefined : stepOf(target.where, depth + 1);
+  };
+  return placed
+    .filter((p) => {
+      if (SDK_INPUT_MIDDLEWARES.has(p.names[0]) || p.names[0].startsWith('scalesignal')) return false;
+      const step = stepOf(p.where, 0);
+      return step === undefined || INPUT_STEPS.has(step);
+    })
+    .map((p) => p.text);
+}
+
 /**
  * A copy of `datum` with at most one Values/Counts pair: what a middleware changes in every datum shows on it. A
  * copy all through, so a middleware that changes it in place leaves the datum sent after a fallback as it was.
@@ -216,8 +270,8 @@ function bytesFromSerializer(out: unknown): Uint8Array {
 /**
  * Adds the turns between the SDK's steps and the write gate to a command (sliced or not): after the last turn, a
  * request whose timeout passed is not written (it throws the abort reason), else `gate.writing()` is called and
- * the request goes to the HTTP handler. A second pass (an SDK retry) throws `SdkRetryRefused` with the written
- * attempt's failure. False when the command has no middleware stack (nothing gated).
+ * the request goes to the HTTP handler. The written attempt's failure, and a second pass (an SDK retry), throw
+ * `WrittenAttemptFailed`. False when the command has no middleware stack (nothing gated).
  */
 export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldTurn = nextTurn): boolean {
   const stack = stackOf(command);
@@ -236,9 +290,11 @@ export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldT
       try {
         return await next(args);
       } catch (error) {
-        // The written attempt's failure as the SDK reports it (after its deserializer), the one it would retry.
-        if (passed && written === undefined) written = { error };
-        throw error;
+        // Before the gate: nothing was written, the SDK may retry. After: the written attempt's failure (after the
+        // SDK's deserializer: a ThrottlingException, a reset), wrapped so the SDK does not retry it.
+        if (!passed || error instanceof WrittenAttemptFailed) throw error;
+        written ??= { error };
+        throw new WrittenAttemptFailed(written);
       }
     },
     ATTEMPT_FAILURE,
@@ -248,9 +304,8 @@ export function gateCommand(command: unknown, gate: WriteGate, yieldTurn: YieldT
       await yieldTurn();
       // The timeout passed during the steps before: nothing was written, and nothing will be.
       gate.signal.throwIfAborted();
-      // A second pass is the SDK retrying a request that was written once (a client with maxAttempts > 1): never
-      // written again. The sink decides from the first attempt's failure, as with maxAttempts: 1.
-      if (passed) throw new SdkRetryRefused(written);
+      // A second pass is the SDK retrying a request that was written once: never written again.
+      if (passed) throw new WrittenAttemptFailed(written);
       passed = true;
       gate.writing();
       return next(args);

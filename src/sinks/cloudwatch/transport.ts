@@ -12,13 +12,13 @@
  * was written. The SDK path reports the moment it hands the request to the HTTP handler (`SendOptions.trackWrite`):
  * a timeout before it is retried (nothing reached CloudWatch), a timeout after it is an unknown outcome.
  *
- * A given client may retry (`maxAttempts` > 1): the write gate refuses the SDK's retry, and the request is
- * classified by its first attempt's failure, exactly as with `maxAttempts: 1`. Whenever the sliced body cannot be
+ * A given client may retry (`maxAttempts` > 1): the write gate hands the written attempt's failure back so that the
+ * SDK does not retry it, and the request is classified by that failure at once, exactly as with `maxAttempts: 1`. Whenever the sliced body cannot be
  * used, `onSdkBodyFallback` says why, once, and the SDK's own body is sent from then on.
  */
 import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
-import { gateCommand, SdkBodyMismatch, SdkRetryRefused, slicedBodyFor, type SdkBodyModule, type SlicedBody, type YieldTurn } from './sdk-body.js';
+import { gateCommand, SdkBodyMismatch, slicedBodyFor, WrittenAttemptFailed, type SdkBodyModule, type SlicedBody, type YieldTurn } from './sdk-body.js';
 import type { CloudWatchTransport } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
@@ -133,8 +133,10 @@ const noop = (): void => undefined;
 
 /**
  * - throttled: CloudWatch refused for rate (AIMD slows the pod, the datums are sent again);
- * - transient: the request certainly did not store anything (an answer with 5xx, a connection never made,
- *   credentials not ready, a timeout before it was written): sent again after a backoff;
+ * - transient: the request did not store anything (a connection never made, credentials not ready, a timeout
+ *   before it was written; an answer with 5xx, taken as CloudWatch saying it did not process the request, the rule
+ *   the AWS SDK's own retries follow: a server that stores and then answers 5xx gets that request twice): sent
+ *   again after a backoff;
  * - tooLarge: the body was over the limit: sent again in smaller requests;
  * - fatal: rejected (4xx): never sent again;
  * - unknown: the request may have been stored (no answer within the timeout, connection reset after sending):
@@ -204,11 +206,8 @@ interface ErrorShape {
 }
 
 export function classify(error: unknown): Failure {
-  // The client's own retry, refused by the write gate: the request is what its written attempt's failure says.
-  if (error instanceof SdkRetryRefused && error.firstAttempt !== undefined) {
-    const first = classify(error.firstAttempt.error);
-    return { ...first, message: `${first.message} (the client's retry of it was not sent)` };
-  }
+  // Wrapped by the write gate so the SDK would not retry it: the request is what its written attempt's failure says.
+  if (error instanceof WrittenAttemptFailed && error.failure !== undefined) return classify(error.failure.error);
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const name = typeof e.name === 'string' ? e.name : '';
