@@ -18,6 +18,8 @@
  * timestamps within 2 weeks past / 2 hours future, StorageResolution 1 or 60, namespace not `AWS/...`.
  * Request-rate quota: at most `quotaTps` requests in each 1-second window (by arrival), the rest get HTTP 400
  * `Throttling` "Rate exceeded", as CloudWatch does.
+ * Signing time (SigV4): a request whose `X-Amz-Date` is more than 5 minutes off the server's clock (`clockOffsetMs`)
+ * is refused with 400 `SignatureDoesNotMatch` "Signature expired", from which the SDK corrects its clock.
  * Faults: `inject` refuses a request before anything of it is stored (CloudWatch's throttling and 5xx answers);
  * `afterStore` answers a stored request with an error, or resets its connection without an answer (`status` 0), so
  * the client cannot tell that it was stored.
@@ -85,6 +87,11 @@ export interface CloudWatchServerOptions {
   readonly port?: number;
   /** Keep each request's decompressed body text in `requests[i].body` (off: the fleet bench sends thousands). */
   readonly keepBodies?: boolean;
+  /**
+   * The server's clock ahead of this machine's, ms (default 0). Its `Date` header tells it, and a request signed more
+   * than 5 minutes away from it is refused as SigV4 refuses it: 400 `SignatureDoesNotMatch`, "Signature expired".
+   */
+  readonly clockOffsetMs?: number;
 }
 
 export interface CloudWatchServer {
@@ -238,6 +245,15 @@ export function modelProblems(value: unknown, shape: string, path = shape): stri
   }
 }
 
+/** How far SigV4 lets a request's signing time be from the server's clock. */
+const SIGNATURE_SKEW_MS = 5 * 60_000;
+
+/** `X-Amz-Date` (`20261129T010203Z`) as epoch ms. */
+function amzDate(header: string | string[] | undefined): number | undefined {
+  const m = typeof header === 'string' ? /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(header) : null;
+  return m === null ? undefined : Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+}
+
 export class Rejection extends Error {
   constructor(
     readonly status: number,
@@ -257,6 +273,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
   const admitted = new Map<number, number>();
   const acceptedPerSecond = new Map<number, number>();
   let requestId = 0;
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
 
   const server = http.createServer((req, res) => {
     const at = Date.now();
@@ -281,7 +298,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
           const headers: http.OutgoingHttpHeaders = {
             'content-type': 'application/x-amz-json-1.0',
             'x-amzn-requestid': `req-${++requestId}`,
-            date: new Date().toUTCString(),
+            date: new Date(Date.now() + clockOffsetMs).toUTCString(),
           };
           if (error === undefined) {
             res.writeHead(200, headers);
@@ -306,6 +323,12 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         if (typeof req.headers.authorization !== 'string' || !req.headers.authorization.startsWith('AWS4-HMAC-SHA256 ')) {
           throw new Rejection(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
         }
+        const signedAt = amzDate(req.headers['x-amz-date']);
+        const serverNow = at + clockOffsetMs;
+        if (signedAt !== undefined && Math.abs(signedAt - serverNow) > SIGNATURE_SKEW_MS) {
+          const [signed, now] = [signedAt, serverNow].map((t) => new Date(t).toISOString().replace(/[-:]|\.\d{3}/g, ''));
+          throw new Rejection(400, 'SignatureDoesNotMatch', `Signature expired: ${signed} is now earlier than ${now} (${now} - 5 min.)`);
+        }
         // The rate limit sits in front of everything else, as a service front door does.
         if ((admitted.get(second) ?? 0) >= quota) throw new Rejection(400, 'Throttling', 'Rate exceeded');
         admitted.set(second, (admitted.get(second) ?? 0) + 1);
@@ -326,7 +349,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         }
         const problems = modelProblems(input, 'PutMetricDataInput');
         if (problems.length > 0) throw invalid(`The request does not satisfy the CloudWatch model: ${problems.slice(0, 5).join('; ')}`);
-        const parsed = validate(input, at);
+        const parsed = validate(input, serverNow);
         namespace = parsed.namespace;
         datums = parsed.datums;
         const injected = inject?.({ namespace: parsed.namespace, datums });

@@ -36,6 +36,7 @@ const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
 
 const ROUTES = 20;
+/** The timeout of the tests about timeouts; the others use 5 s, so a stall of a loaded machine never decides them. */
 const REQUEST_TIMEOUT_MS = 200;
 
 const cleanups: Array<() => unknown> = [];
@@ -63,7 +64,7 @@ function logs() {
 }
 
 function sinkTo(options: CloudWatchSinkOptions) {
-  const sink = cloudWatchSink({ fleetSize: 1, identity: 'api-0', requestTimeoutMs: REQUEST_TIMEOUT_MS, ...options });
+  const sink = cloudWatchSink({ fleetSize: 1, identity: 'api-0', requestTimeoutMs: 5000, ...options });
   cleanups.push(() => sink.shutdown());
   return sink;
 }
@@ -131,7 +132,7 @@ describe('PutMetricData timeouts through the SDK', () => {
       { step: 'build', name: 'testBlocksTheLoop' },
     );
     const { logger } = logs();
-    const sink = sinkTo({ client: c, logger });
+    const sink = sinkTo({ client: c, logger, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     const r = receipt();
     const w = counterWindow(thisSecond() - 2000);
     sink.export([w], r);
@@ -155,7 +156,7 @@ describe('PutMetricData timeouts through the SDK', () => {
     // The server stores on arrival and answers after the sink's timeout.
     const cw = await cloudWatch({ latencyMs: REQUEST_TIMEOUT_MS * 3 });
     const { logger } = logs();
-    const sink = sinkTo({ ...loopbackSinkOptions(cw.url), logger });
+    const sink = sinkTo({ ...loopbackSinkOptions(cw.url), logger, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     const r = receipt();
     const [first, second] = await exportOneByOne(sink, r);
     // Time for a resend, were there one: the pacing period is 1 s for a pod of one.
@@ -300,6 +301,29 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
     expect(s.requests_sent).toBe(1);
     expect(s.requests_unknown).toBe(0);
     expect(s.datapoints_sent).toBe(ROUTES);
+  });
+});
+
+describe("a host clock off by an hour: the SDK corrects it from CloudWatch's answer", () => {
+  it.each([1, 3])('maxAttempts %i: the first request is refused (signature expired), the sink resends it signed right, one copy stored', async (maxAttempts) => {
+    // CloudWatch's clock (and so its Date header) an hour ahead of this host's: SigV4 refuses a request signed >5 min off.
+    const cw = await cloudWatch({ clockOffsetMs: 3600_000 });
+    const c = client(cw.url, maxAttempts);
+    const { logger } = logs();
+    const sink = sinkTo({ client: c, logger });
+    const r = receipt();
+    const w = counterWindow(thisSecond() - 2000);
+    sink.export([w], r);
+    await sink.flush(15_000);
+
+    expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
+    expect(cw.requests.map((q) => [q.status, q.error])).toEqual([
+      [400, 'SignatureDoesNotMatch'],
+      [200, undefined],
+    ]);
+    // The SDK read the server's time from the refusal, so every later request is signed in CloudWatch's time.
+    expect(Math.abs((c.config.systemClockOffset ?? 0) - 3600_000)).toBeLessThan(60_000);
+    expectStoredOnce(cw, w);
   });
 });
 
@@ -449,7 +473,7 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
       dropped: 0,
     },
     {
-      // The probe (the first datum) passes through untouched: only the middleware check shows this one.
+      // A new MetricData array: the probe check would show this one too.
       what: 'datums filtered by their content, the first one kept',
       probeReason: undefined,
       middleware: ((next) => (args) =>
@@ -458,6 +482,19 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
       check: (d: ReceivedDatum) => expect(d.Dimensions.find((x) => x.Name === 'route')?.Value).not.toBe('/r7'),
       extra: 0,
       dropped: 1,
+    },
+    {
+      // The probe (a copy of the first datum) and the array pass untouched: only the middleware check shows this one.
+      what: 'one datum other than the first changed in place',
+      probeReason: undefined,
+      middleware: ((next) => (args) => {
+        for (const d of args.input.MetricData) if (d.Dimensions?.some((x) => x.Value === '/r7')) d.Dimensions = [...d.Dimensions, CLUSTER];
+        return next(args);
+      }) as Middleware,
+      namespace: 'test-service',
+      check: (d: ReceivedDatum) => expect(d.Dimensions.some((x) => x.Value === CLUSTER.Value)).toBe(d.Dimensions.some((x) => x.Value === '/r7')),
+      extra: 0,
+      dropped: 0,
     },
   ];
 
@@ -490,6 +527,17 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
       }
     }
   }
+
+  it('one placed relative to a middleware the command adds (before endpointV2Middleware): never sliced, its rewrite on every datum', async () => {
+    const rewrite = rewrites.find((r) => r.what === 'one datum other than the first changed in place')!;
+    const run = await rewritten((c) =>
+      c.middlewareStack.addRelativeTo(rewrite.middleware as never, { relation: 'before', toMiddleware: 'endpointV2Middleware', name: 'userRelative' }),
+    );
+    expectRewriteOfRecorded(run, rewrite);
+    expect(run.cw.accepted.filter((d) => d.Dimensions.some((x) => x.Value === CLUSTER.Value))).toHaveLength(2);
+    expect(run.sink.stats().sdk_body_fallbacks).toBe(1);
+    expect(run.warnings.filter((m) => /before serialization \(userRelative - before endpointV2Middleware\)/.test(m))).toHaveLength(1);
+  });
 
   it.each(rewrites)("$what (the user's middleware): what arrives is the rewrite of what was recorded; never sliced, said once", async (rewrite) => {
     const run = await rewritten((c) => beforeSerialization(c, 'userRewrite', rewrite.middleware));

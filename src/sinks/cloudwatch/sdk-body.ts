@@ -109,9 +109,17 @@ export class SdkBodyMismatch extends Error {
  * `cause`: some retry strategies look through it and would retry the wrapped throttle or reset.
  */
 export class WrittenAttemptFailed extends Error {
+  /** The answer, as the SDK's signer reads it to correct the client's clock from a skewed 4xx (its Date header). */
+  readonly $response?: unknown;
+  readonly ServerTime?: unknown;
+
   constructor(readonly failure: { readonly error: unknown } | undefined) {
     super(`PutMetricData request failed after it was written${failure === undefined ? '' : ` (${String(failure.error)})`}; not retried by the SDK`);
     this.name = 'AbortError';
+    // Not `$metadata`: with it the SDK's retry strategy would classify (and may retry) the wrapper.
+    const answer = failure?.error as { $response?: unknown; ServerTime?: unknown } | undefined;
+    if (answer?.$response !== undefined) this.$response = answer.$response;
+    if (answer?.ServerTime !== undefined) this.ServerTime = answer.ServerTime;
   }
 }
 
@@ -145,7 +153,7 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
   return {
     async body(input, sliceMs = SLICE_MS) {
       // Checked on every request: a middleware can be added to the client at any time.
-      const foreign = foreignInputMiddlewares(client);
+      const foreign = foreignInputMiddlewares(client, sdk);
       if (foreign.length > 0) {
         throw new SdkBodyMismatch(
           `the client has middleware that sees the PutMetricData input before serialization (${foreign.join(', ')}); it would see only the first datum of a sliced body`,
@@ -200,6 +208,23 @@ export function slicedBodyFor(client: unknown, sdk: SdkBodyModule, yieldTurn: Yi
   };
 }
 
+interface IdentifiableStack {
+  identify(): unknown;
+  concat?(other: unknown): IdentifiableStack;
+}
+
+/** The client's stack merged with a throw-away command's own (resolved as `client.send` resolves it; nothing is sent). */
+function resolvedStack(client: { middlewareStack: IdentifiableStack; config?: unknown }, sdk: SdkBodyModule): IdentifiableStack {
+  const stack = client.middlewareStack;
+  const command = new sdk.PutMetricDataCommand({ Namespace: 'probe', MetricData: [] }) as {
+    middlewareStack?: unknown;
+    resolveMiddleware?: (stack: unknown, config: unknown, options: unknown) => unknown;
+  };
+  if (typeof stack.concat !== 'function' || typeof command.resolveMiddleware !== 'function' || command.middlewareStack === undefined) return stack;
+  command.resolveMiddleware(stack, client.config, {});
+  return stack.concat(command.middlewareStack);
+}
+
 /** The SDK's own middlewares that see the input before serialization: none of them changes a datum. */
 const SDK_INPUT_MIDDLEWARES = new Set(['loggerMiddleware', 'serializerMiddleware', 'endpointV2Middleware', 'httpAuthSchemeMiddleware']);
 const INPUT_STEPS = new Set(['initialize', 'serialize']);
@@ -207,14 +232,17 @@ const INPUT_STEPS = new Set(['initialize', 'serialize']);
 /**
  * The client's middlewares (as `middlewareStack.identify()` names them) that run before serialization and are not
  * the SDK's own: a user's or a library's middleware there may filter or rewrite datums by their content, and it would
- * be handed only the probe. One placed relative to a middleware this cannot place counts as running before.
+ * be handed only the probe. Read from the stack a PutMetricData command really runs (the client's and the command's
+ * own, resolved as `send` does; ~0.1 ms a request): identify() on the client's alone leaves out a middleware placed
+ * relative to one the command adds (`before endpointV2Middleware`). One placed relative to a middleware this cannot
+ * place counts as running before.
  */
-function foreignInputMiddlewares(client: unknown): string[] {
-  const stack = (client as { middlewareStack?: { identify?: unknown } } | undefined)?.middlewareStack;
+function foreignInputMiddlewares(client: unknown, sdk: SdkBodyModule): string[] {
+  const stack = (client as { middlewareStack?: { identify?: unknown; concat?: unknown } } | undefined)?.middlewareStack;
   if (typeof stack?.identify !== 'function') return [];
   let entries: unknown;
   try {
-    entries = (stack.identify as () => unknown).call(stack);
+    entries = resolvedStack(client as { middlewareStack: IdentifiableStack; config?: unknown }, sdk).identify();
   } catch (error) {
     return [`identify() failed: ${String(error)}`];
   }
