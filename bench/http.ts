@@ -39,6 +39,10 @@
  * - a control: a second bare server, measured like a setup; its interval is the bench's resolution. A setup whose
  *   interval overlaps the control's is not told apart from nothing.
  * req/s and p99 (from every response's own duration) are paired the same way (at a fixed rate req/s is the rate).
+ * Two more views of the same blocks: "vs both bare" divides by the mean of the round's two bare servers (bare and
+ * control), which halves the share of one baseline process's luck; "main thread" counts the servers' main threads
+ * only (Linux, /proc/thread-self/schedstat), the thread the request path runs on, without GC helper threads and
+ * JIT compilers.
  *
  * Priming, the same for every setup: 200 requests, then the setup's first-time work (scalesignal: one scrape of the
  * Prometheus sink through a node:http client with `Accept-Encoding: gzip`, as Prometheus sends; the body is
@@ -66,6 +70,7 @@
  * Writes bench/results/http-overhead.json; the last line printed is the summary as JSON.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -248,15 +253,18 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
     await zlibRoundTrip();
   }
 
-  // 'mark' starts a CPU measurement, 'sample' returns the CPU used since; 'report' answers and exits.
+  // 'mark' starts a CPU measurement, 'sample' returns the CPU used since (the process's, and the main thread's
+  // alone: the rest is GC helpers, JIT compilers and libuv's pool); 'report' answers and exits.
   let mark = process.cpuUsage();
+  let mainMark = mainThreadCpuMicros();
   process.on('message', (message: { type: string }) => {
     if (message.type === 'mark') {
       mark = process.cpuUsage();
+      mainMark = mainThreadCpuMicros();
       process.send?.({ type: 'marked' });
     } else if (message.type === 'sample') {
       const used = process.cpuUsage(mark);
-      process.send?.({ type: 'sampled', cpuMicros: used.user + used.system });
+      process.send?.({ type: 'sampled', cpuMicros: used.user + used.system, mainCpuMicros: mainThreadCpuMicros() - mainMark });
     } else if (message.type === 'report') {
       void report().then(
         (recorded) => process.send?.({ type: 'reported', recorded }, () => process.exit(0)),
@@ -266,6 +274,15 @@ async function serve(framework: Framework, setup: Setup, handler: Handler): Prom
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', port });
+}
+
+/** CPU time of the calling thread (Linux: /proc/thread-self/schedstat, user + system), µs; NaN elsewhere. */
+function mainThreadCpuMicros(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return NaN;
+  }
 }
 
 /** GET with `Accept-Encoding: gzip`, body discarded. */
@@ -319,6 +336,8 @@ interface Run {
   recorded: number | null;
   /** Server CPU time (user + system) per response of the measured run, in microseconds. */
   cpuMicrosPerRequest: number;
+  /** The same, of the server's main thread alone (the event loop: the request path), in microseconds. */
+  mainCpuMicrosPerRequest: number;
 }
 
 let pin = false;
@@ -389,6 +408,7 @@ class Tally {
   latencies = new Float64Array(1 << 16);
   responses = 0;
   cpuMicros = 0;
+  mainCpuMicros = 0;
   seconds = 0;
   errors = 0;
   non2xx = 0;
@@ -413,6 +433,7 @@ class Tally {
       p50Ms: at(0.5),
       p99Ms: at(0.99),
       cpuMicrosPerRequest: round3(this.cpuMicros / n),
+      mainCpuMicrosPerRequest: round3(this.mainCpuMicros / n),
       responses: n,
       errors: this.errors,
       non2xx: this.non2xx,
@@ -428,8 +449,9 @@ async function block(server: Server, seconds: number, connections: number, rate:
   if (rate > 0) {
     const result = await pacedLoad({ url: server.url, rate, seconds, connections, onResponse: (ms) => tally.add(ms) });
     tally.seconds += (performance.now() - started) / 1000;
-    const sampled = await ask<{ cpuMicros: number }>(server.child, 'sample', 'sampled');
+    const sampled = await ask<{ cpuMicros: number; mainCpuMicros: number }>(server.child, 'sample', 'sampled');
     tally.cpuMicros += sampled?.cpuMicros ?? NaN;
+    tally.mainCpuMicros += sampled?.mainCpuMicros ?? NaN;
     tally.errors += result.errors;
     tally.non2xx += result.non2xx;
     tally.queuedMax = Math.max(tally.queuedMax, result.queuedMax);
@@ -441,8 +463,9 @@ async function block(server: Server, seconds: number, connections: number, rate:
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
   const result = await instance;
   tally.seconds += (performance.now() - started) / 1000;
-  const sampled = await ask<{ cpuMicros: number }>(server.child, 'sample', 'sampled');
+  const sampled = await ask<{ cpuMicros: number; mainCpuMicros: number }>(server.child, 'sample', 'sampled');
   tally.cpuMicros += sampled?.cpuMicros ?? NaN;
+  tally.mainCpuMicros += sampled?.mainCpuMicros ?? NaN;
   tally.errors += result.errors + result.timeouts;
   tally.non2xx += result.non2xx;
 }
@@ -532,22 +555,39 @@ async function main(): Promise<void> {
           const run: Run = { framework, handler, setup, round, ...tallies[i].result(), recorded: recorded[`${framework}/${handler}/${setup}`] };
           runs.push(run);
           console.error(
-            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${handler.padEnd(9)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${run.p99Ms.toFixed(2)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(2)} us/req  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx} queued ${run.queuedMax}`,
+            `round ${round + 1}/${rounds} ${framework.padEnd(7)} ${handler.padEnd(9)} ${setup.padEnd(15)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${run.p99Ms.toFixed(2)} ms  cpu ${run.cpuMicrosPerRequest.toFixed(2)} us/req (main ${run.mainCpuMicrosPerRequest.toFixed(2)})  recorded ${run.recorded ?? '-'}  errors ${run.errors} non2xx ${run.non2xx} queued ${run.queuedMax}`,
           );
         }
       }
     }
   }
 
-  type Row = { requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number; cpuAdded?: Added; requestsPerSecondLost?: Added; p99Added?: Added };
+  type Row = {
+    requestsPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    cpuMicrosPerRequest: number;
+    mainCpuMicrosPerRequest: number;
+    cpuAdded?: Added;
+    /** The main thread's CPU per request against bare's main thread. */
+    mainCpuAdded?: Added;
+    /** Against the mean of the round's two bare servers (bare and control): half the baseline's process luck. */
+    cpuAddedVsBothBare?: Added;
+    requestsPerSecondLost?: Added;
+    p99Added?: Added;
+  };
   const summary: Record<string, Record<string, Record<string, Row>>> = {};
-  const lines: string[][] = [['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added [95 % CI] (min..max)', 'req/s lost', 'p99 added']];
+  const lines: string[][] = [
+    ['framework', 'handler', 'setup', 'req/s', 'p99', 'CPU/req', 'CPU added [95 % CI] (min..max)', 'vs both bare [95 % CI]', 'main thread [95 % CI]', 'req/s lost', 'p99 added'],
+  ];
+  const interval = (a: Added | undefined) => (a === undefined ? '' : `${pct(a.median)} [${pct(a.ci95[0])}, ${pct(a.ci95[1])}]`);
   for (const framework of frameworks) {
     summary[framework] = {};
     for (const handler of handlers) {
       const table: Record<string, Row> = (summary[framework][handler] = {});
       const mine = runs.filter((r) => r.framework === framework && r.handler === handler);
       const bareOf = (round: number) => mine.find((r) => r.setup === 'bare' && r.round === round);
+      const controlOf = (round: number) => mine.find((r) => r.setup === 'control' && r.round === round);
       for (const setup of setupsOf(framework)) {
         const of = mine.filter((r) => r.setup === setup);
         if (of.length === 0) continue;
@@ -556,12 +596,21 @@ async function main(): Promise<void> {
           p50Ms: round3(median(of.map((r) => r.p50Ms))),
           p99Ms: round3(median(of.map((r) => r.p99Ms))),
           cpuMicrosPerRequest: round3(median(of.map((r) => r.cpuMicrosPerRequest))),
+          mainCpuMicrosPerRequest: round3(median(of.map((r) => r.mainCpuMicrosPerRequest))),
         };
         // Paired: each round's setup against the same round's bare run (seconds apart), then the median over
         // rounds, so a drift of the shared machine cancels out. Fractions: 0.02 = 2 % more than bare.
         const pairs = of.map((r) => [r, bareOf(r.round)] as const).filter((p): p is readonly [Run, Run] => p[1] !== undefined);
         if (setup !== 'bare' && pairs.length > 0) {
           row.cpuAdded = added(pairs.map(([r, b]) => r.cpuMicrosPerRequest / b.cpuMicrosPerRequest - 1));
+          row.mainCpuAdded = added(pairs.map(([r, b]) => r.mainCpuMicrosPerRequest / b.mainCpuMicrosPerRequest - 1));
+          if (setup !== 'control') {
+            const both = pairs.flatMap(([r, b]) => {
+              const c = controlOf(r.round);
+              return c === undefined ? [] : [r.cpuMicrosPerRequest / ((b.cpuMicrosPerRequest + c.cpuMicrosPerRequest) / 2) - 1];
+            });
+            if (both.length > 0) row.cpuAddedVsBothBare = added(both);
+          }
           row.requestsPerSecondLost = added(pairs.map(([r, b]) => 1 - r.requestsPerSecond / b.requestsPerSecond));
           row.p99Added = added(pairs.map(([r, b]) => r.p99Ms / b.p99Ms - 1));
         }
@@ -576,6 +625,8 @@ async function main(): Promise<void> {
           row.cpuAdded
             ? `${pct(row.cpuAdded.median)} [${pct(row.cpuAdded.ci95[0])}, ${pct(row.cpuAdded.ci95[1])}] (${pct(row.cpuAdded.min)}..${pct(row.cpuAdded.max)})`
             : '',
+          interval(row.cpuAddedVsBothBare),
+          interval(row.mainCpuAdded),
           row.requestsPerSecondLost ? pct(row.requestsPerSecondLost.median) : '',
           row.p99Added ? pct(row.p99Added.median) : '',
         ]);
@@ -598,7 +649,8 @@ async function main(): Promise<void> {
       blockSeconds: duration,
       rate: values.rate,
       rateFraction: values.rate === 'auto' ? rateFraction : null,
-      statistics: 'per round: CPU per request of the setup / of the round\'s bare server - 1; median over rounds, 95 % percentile bootstrap interval of the median (rounds resampled, 10,000 resamples), min..max',
+      statistics:
+        "per round: CPU per request of the setup / of the round's bare server - 1 (cpuAdded; mainCpuAdded: main threads only; cpuAddedVsBothBare: / the mean of bare and control); median over rounds, 95 % percentile bootstrap interval of the median (rounds resampled, 10,000 resamples), min..max",
       warmupSeconds: warmup,
       connections,
       path: PATH,
