@@ -488,7 +488,8 @@ describe("a client middleware that rewrites the input: the rewrite applies to ev
       what: 'one datum other than the first changed in place',
       probeReason: undefined,
       middleware: ((next) => (args) => {
-        for (const d of args.input.MetricData) if (d.Dimensions?.some((x) => x.Value === '/r7')) d.Dimensions = [...d.Dimensions, CLUSTER];
+        // As a user would write it: the array edited in place (the sink's series keep their own).
+        for (const d of args.input.MetricData) if (d.Dimensions?.some((x) => x.Value === '/r7')) d.Dimensions.push(CLUSTER);
         return next(args);
       }) as Middleware,
       namespace: 'test-service',

@@ -19,7 +19,7 @@
 import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
 import { gateCommand, SdkBodyMismatch, slicedBodyFor, WrittenAttemptFailed, type SdkBodyModule, type SlicedBody, type YieldTurn } from './sdk-body.js';
-import type { CloudWatchTransport } from './types.js';
+import type { CloudWatchTransport, PutMetricDataInput } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
 export interface CloudWatchClientLike {
@@ -102,7 +102,7 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
     fallBack(error);
     // No schema serializer to slice with, but the command is still gated (an SDK retry is never sent).
     return (input, send: SendOptions) => {
-      const command = new sdk.PutMetricDataCommand(input);
+      const command = new sdk.PutMetricDataCommand(withOwnDimensions(input));
       gateCommand(command, { signal: send.signal, writing: send.trackWrite?.() ?? noop }, yieldTurn);
       return client.send(command, { abortSignal: send.signal });
     };
@@ -123,13 +123,25 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
         signal.throwIfAborted();
       }
     }
-    const command = new sdk.PutMetricDataCommand(input);
+    const command = new sdk.PutMetricDataCommand(withOwnDimensions(input));
     gateCommand(command, gate, yieldTurn);
     return client.send(command, { abortSignal: signal });
   };
 }
 
 const noop = (): void => undefined;
+
+/**
+ * The input with each datum's Dimensions copied. A series' dimensions are built once and shared by its datums of
+ * every second; a client middleware that edits them in place (`d.Dimensions.push(...)`) must change this request
+ * only, never the series' later datums (a dimension added twice is a rejected request).
+ */
+function withOwnDimensions(input: PutMetricDataInput): PutMetricDataInput {
+  return {
+    Namespace: input.Namespace,
+    MetricData: input.MetricData.map((d) => (d.Dimensions === undefined ? d : { ...d, Dimensions: d.Dimensions.map((x) => ({ Name: x.Name, Value: x.Value })) })),
+  };
+}
 
 /**
  * - throttled: CloudWatch refused for rate (AIMD slows the pod, the datums are sent again);
