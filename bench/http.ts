@@ -442,6 +442,13 @@ class Tally {
   }
 }
 
+/** Adds the server's CPU since its 'mark' (process and main thread) to the tally. */
+async function sampleCpu(server: Server, tally: Tally): Promise<void> {
+  const sampled = await ask<{ cpuMicros: number; mainCpuMicros: number }>(server.child, 'sample', 'sampled');
+  tally.cpuMicros += sampled?.cpuMicros ?? NaN;
+  tally.mainCpuMicros += sampled?.mainCpuMicros ?? NaN;
+}
+
 /** One block of load on one server; its CPU is measured over the block only (idle servers' timers stay out). */
 async function block(server: Server, seconds: number, connections: number, rate: number, tally: Tally): Promise<void> {
   await ask(server.child, 'mark', 'marked');
@@ -449,9 +456,7 @@ async function block(server: Server, seconds: number, connections: number, rate:
   if (rate > 0) {
     const result = await pacedLoad({ url: server.url, rate, seconds, connections, onResponse: (ms) => tally.add(ms) });
     tally.seconds += (performance.now() - started) / 1000;
-    const sampled = await ask<{ cpuMicros: number; mainCpuMicros: number }>(server.child, 'sample', 'sampled');
-    tally.cpuMicros += sampled?.cpuMicros ?? NaN;
-    tally.mainCpuMicros += sampled?.mainCpuMicros ?? NaN;
+    await sampleCpu(server, tally);
     tally.errors += result.errors;
     tally.non2xx += result.non2xx;
     tally.queuedMax = Math.max(tally.queuedMax, result.queuedMax);
@@ -463,9 +468,7 @@ async function block(server: Server, seconds: number, connections: number, rate:
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => tally.add(responseTime));
   const result = await instance;
   tally.seconds += (performance.now() - started) / 1000;
-  const sampled = await ask<{ cpuMicros: number; mainCpuMicros: number }>(server.child, 'sample', 'sampled');
-  tally.cpuMicros += sampled?.cpuMicros ?? NaN;
-  tally.mainCpuMicros += sampled?.mainCpuMicros ?? NaN;
+  await sampleCpu(server, tally);
   tally.errors += result.errors + result.timeouts;
   tally.non2xx += result.non2xx;
 }

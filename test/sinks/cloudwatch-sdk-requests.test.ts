@@ -92,6 +92,25 @@ async function exportOneByOne(sink: ReturnType<typeof cloudWatchSink>, r: Return
   return sent;
 }
 
+/** One window, 2 s old, exported and flushed. */
+async function exportOneWindow(sink: ReturnType<typeof cloudWatchSink>, flushMs: number): Promise<{ r: ReturnType<typeof receipt>; w: Window }> {
+  const r = receipt();
+  const w = counterWindow(thisSecond() - 2000);
+  sink.export([w], r);
+  await sink.flush(flushMs);
+  return { r, w };
+}
+
+/** A fault for the server's first request only (`inject` / `afterStore`). */
+function firstTime<T>(answer: T): () => T | undefined {
+  let first = true;
+  return () => {
+    if (!first) return undefined;
+    first = false;
+    return answer;
+  };
+}
+
 /** Each stored datum once: route and timestamp identify it. */
 function storedOnce(accepted: readonly ReceivedDatum[]): Map<string, number> {
   const values = new Map<string, number>();
@@ -133,10 +152,7 @@ describe('PutMetricData timeouts through the SDK', () => {
     );
     const { logger } = logs();
     const sink = sinkTo({ client: c, logger, requestTimeoutMs: REQUEST_TIMEOUT_MS });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(10_000);
+    const { r, w } = await exportOneWindow(sink, 10_000);
 
     expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
     // The block happened, and a second attempt passed the same middleware.
@@ -199,20 +215,10 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
   ];
 
   it.each(clients)('$what: stored, then the connection reset: not retried, the window counted unknown, one copy stored', async ({ wrap, fallbacks }) => {
-    let first = true;
-    const cw = await cloudWatch({
-      afterStore: () => {
-        if (!first) return undefined;
-        first = false;
-        return 'reset';
-      },
-    });
+    const cw = await cloudWatch({ afterStore: firstTime('reset') });
     const { logger, warnings } = logs();
     const sink = sinkTo({ client: wrap(client(cw.url, 3)), logger, requestTimeoutMs: 5000 });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(10_000);
+    const { r, w } = await exportOneWindow(sink, 10_000);
     // Longer than the SDK's retry backoff (at most 50 ms, then 100 ms) and the sink's next slots (1 s apart).
     await new Promise((res) => setTimeout(res, 2500));
 
@@ -233,24 +239,14 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
   });
 
   it('a throttle with a retry backoff longer than the request timeout: sent again by the sink at once, not lost to the timeout', async () => {
-    let first = true;
-    const cw = await cloudWatch({
-      inject: () => {
-        if (!first) return undefined;
-        first = false;
-        return { status: 400, code: 'Throttling' };
-      },
-    });
+    const cw = await cloudWatch({ inject: firstTime({ status: 400, code: 'Throttling' }) });
     const { endpoint, region, clientConfig } = loopbackSinkOptions(cw.url);
     // The SDK would sleep 3 s before its retry: longer than the sink's 2 s timeout.
     const c = new CloudWatchClient({ endpoint, region, ...clientConfig, retryStrategy: new ConfiguredRetryStrategy(3, () => 3000) });
     cleanups.push(() => c.destroy());
     const { logger } = logs();
     const sink = sinkTo({ client: c, logger, requestTimeoutMs: 2000 });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(15_000);
+    const { r, w } = await exportOneWindow(sink, 15_000);
 
     // Before, the SDK slept 3 s in its retry, the sink's timeout passed during the sleep, and the window was counted
     // unknown and lost. The throttle now goes straight back to the sink, which sends it again in its next slot.
@@ -272,20 +268,10 @@ describe('a client with SDK retries on (maxAttempts: 3): a request reaches the n
     { answer: 'Throttling', status: 400, counter: 'requests_throttled' },
     { answer: 'InternalServiceError', status: 500, counter: 'requests_failed' },
   ] as const)('refused without storing ($answer): the SDK retry is refused, the sink resends, one copy stored', async ({ answer, status, counter }) => {
-    let first = true;
-    const cw = await cloudWatch({
-      inject: () => {
-        if (!first) return undefined;
-        first = false;
-        return { status, code: answer };
-      },
-    });
+    const cw = await cloudWatch({ inject: firstTime({ status, code: answer }) });
     const { logger } = logs();
     const sink = sinkTo({ client: client(cw.url, 3), logger, requestTimeoutMs: 5000 });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(15_000);
+    const { r, w } = await exportOneWindow(sink, 15_000);
     await new Promise((res) => setTimeout(res, 1500));
 
     expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
@@ -311,10 +297,7 @@ describe("a host clock off by an hour: the SDK corrects it from CloudWatch's ans
     const c = client(cw.url, maxAttempts);
     const { logger } = logs();
     const sink = sinkTo({ client: c, logger });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(15_000);
+    const { r, w } = await exportOneWindow(sink, 15_000);
 
     expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
     expect(cw.requests.map((q) => [q.status, q.error])).toEqual([
@@ -332,20 +315,10 @@ describe('the 5xx rule: an answer with 5xx is taken to mean nothing was stored',
   // This pins what the sink does if a server breaks the rule, so that changing the rule is a decision, not an accident:
   // it resends, and that server holds the datums twice (documented in transport.ts's classification).
   it('a server that stores, then answers 500: the window is sent again and counted sent once; that server holds two copies', async () => {
-    let first = true;
-    const cw = await cloudWatch({
-      afterStore: () => {
-        if (!first) return undefined;
-        first = false;
-        return { status: 500, code: 'InternalServiceError' };
-      },
-    });
+    const cw = await cloudWatch({ afterStore: firstTime({ status: 500, code: 'InternalServiceError' }) });
     const { logger } = logs();
     const sink = sinkTo({ client: client(cw.url), logger, requestTimeoutMs: 5000 });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(15_000);
+    const { r, w } = await exportOneWindow(sink, 15_000);
 
     expect([...r.outcomes.entries()]).toEqual([[w.timestamp, 'sent']]);
     expect(cw.requests.map((q) => q.status)).toEqual([500, 200]);
@@ -397,10 +370,7 @@ describe('the sliced body and the SDK body it replaces', () => {
     const c = client(cw.url);
     const sizes = commandSizes(c);
     const sink = sinkTo({ client: c, logger });
-    const r = receipt();
-    const w = counterWindow(thisSecond() - 2000);
-    sink.export([w], r);
-    await sink.flush(10_000);
+    const { r, w } = await exportOneWindow(sink, 10_000);
     expect([...r.outcomes.values()]).toEqual(['sent']);
     expect(cw.requests[0].body?.startsWith(`{"Namespace":"test-service","MetricData":[{`)).toBe(true);
     // The client's middlewares (and logger) were handed the probe; the server got every datum.

@@ -13,12 +13,13 @@
  * a timeout before it is retried (nothing reached CloudWatch), a timeout after it is an unknown outcome.
  *
  * A given client may retry (`maxAttempts` > 1): the write gate hands the written attempt's failure back so that the
- * SDK does not retry it, and the request is classified by that failure at once, exactly as with `maxAttempts: 1`. Whenever the sliced body cannot be
- * used, `onSdkBodyFallback` says why, once, and the SDK's own body is sent from then on.
+ * SDK does not retry it, and the request is classified by that failure at once, exactly as with `maxAttempts: 1`.
+ * Whenever the sliced body cannot be used, `onSdkBodyFallback` says why, once, and the SDK's own body is sent from
+ * then on.
  */
 import { SinkError } from '../../core/sink.js';
 import { nextTurn } from '../../core/turns.js';
-import { gateCommand, SdkBodyMismatch, slicedBodyFor, WrittenAttemptFailed, type SdkBodyModule, type SlicedBody, type YieldTurn } from './sdk-body.js';
+import { gateCommand, SdkBodyMismatch, slicedBodyFor, WrittenAttemptFailed, type SdkBodyModule, type SlicedBody, type WriteGate, type YieldTurn } from './sdk-body.js';
 import type { CloudWatchTransport, PutMetricDataInput } from './types.js';
 
 /** What this sink needs from a CloudWatchClient: `send`. */
@@ -86,6 +87,12 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
       ...options.clientConfig,
     });
   const yieldTurn = options.yieldTurn ?? nextTurn;
+  /** The SDK serializes the whole input itself; the command still goes through the write gate. */
+  const sendWhole = (input: PutMetricDataInput, gate: WriteGate): Promise<unknown> => {
+    const command = new sdk.PutMetricDataCommand(withOwnDimensions(input));
+    gateCommand(command, gate, yieldTurn);
+    return client.send(command, { abortSignal: gate.signal });
+  };
   let sliced: SlicedBody | undefined;
   let fellBack = false;
   // The SDK's own body from now on, said once.
@@ -101,11 +108,7 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
   } catch (error) {
     fallBack(error);
     // No schema serializer to slice with, but the command is still gated (an SDK retry is never sent).
-    return (input, send: SendOptions) => {
-      const command = new sdk.PutMetricDataCommand(withOwnDimensions(input));
-      gateCommand(command, { signal: send.signal, writing: send.trackWrite?.() ?? noop }, yieldTurn);
-      return client.send(command, { abortSignal: send.signal });
-    };
+    return (input, send: SendOptions) => sendWhole(input, { signal: send.signal, writing: send.trackWrite?.() ?? noop });
   }
   return async (input, send: SendOptions) => {
     const { signal } = send;
@@ -123,9 +126,7 @@ export async function createTransport(options: TransportOptions): Promise<CloudW
         signal.throwIfAborted();
       }
     }
-    const command = new sdk.PutMetricDataCommand(withOwnDimensions(input));
-    gateCommand(command, gate, yieldTurn);
-    return client.send(command, { abortSignal: signal });
+    return sendWhole(input, gate);
   };
 }
 
