@@ -11,19 +11,20 @@
  * closing window.
  *
  * The period adapts to an idle loop: 10 ms whenever the loop did work since the last tick or the tick was late,
- * doubling to 40 ms while it stays idle. Each wake-up of an idle loop costs ~0.1 ms of CPU on a microVM
+ * backing off to 20, then 30 ms while it stays idle. Each wake-up of an idle loop costs ~0.1 ms of CPU on a microVM
  * (Firecracker, as on EKS Fargate): a fixed 10 ms timer cost an idle server 11 ms of CPU a second. Under traffic
  * the period stays 10 ms, so no stall of 10 ms or more is missed there. An on-time tick stands for the 10 ms
  * samples it replaces (recorded that many times), so p50 and p99 keep their meaning. A stall that begins in an
- * idle stretch is measured from the due time, up to 30 ms short; one shorter than 40 ms may go unseen.
+ * idle stretch is measured from the due time, so up to one idle period (30 ms) short; one shorter than 30 ms may go
+ * unseen. (At 40 ms a stall could read 40 ms short, more than the documented bound.)
  */
 import { createHistogram, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Metrics } from '../core/api.js';
 
 /** The delay's resolution, and the period whenever the loop is not idle. */
 const MIN_PERIOD_MS = 10;
-/** The period of an idle loop, reached after three idle ticks in a row. */
-const MAX_PERIOD_MS = 40;
+/** The period of an idle loop, reached after two idle ticks in a row; also how short a stall can read. */
+const MAX_PERIOD_MS = 30;
 /** A tick later than this is a stall. */
 const LATE_MS = 2;
 /** Less busy time than this since the last tick (the sampler's own is ~0.1 ms) means the loop is idle. */

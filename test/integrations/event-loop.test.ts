@@ -79,7 +79,7 @@ describe('event-loop gauges', () => {
       const stalls: number[] = [];
       for (const offset of [3, 13, 23, 33]) {
         await nextWindow();
-        // Calm for 300 ms (the period has backed off to 40 ms), then a 120 ms stall at an offset across that period,
+        // Calm for 300 ms (the period has backed off to 30 ms), then a 120 ms stall at an offset across that period,
         // over by 460 ms: inside this window, which the next seal reports.
         await new Promise((resolve) => setTimeout(resolve, 300 + offset));
         busyWait(120);
